@@ -1,0 +1,58 @@
+/* cli.h -- the command table and the option parser shared by commands.
+ *
+ * Private to src/cli. Each command lives in cmd_<name>.c, declares its
+ * options as a cli_opt table and calls cli_parse(); --help output, usage
+ * errors and exit codes come out the same for every command.
+ *
+ * Exit codes: CLI_OK 0, CLI_FAIL 1 (the work failed), CLI_USAGE 2 (the
+ * command line was wrong). Errors are one line on stderr saying what
+ * failed and what to do. */
+#ifndef KADR_CLI_H
+#define KADR_CLI_H
+
+#include <stddef.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_FLAG, CLI_STR, CLI_INT, CLI_NUM, CLI_LIST };
+
+typedef struct {
+    const char **items;
+    int n;
+} cli_list;
+
+typedef struct {
+    const char *name;    /* long name, without "--" */
+    char shortname;      /* 0 for none */
+    int kind;            /* CLI_FLAG: int*, CLI_STR: const char**, CLI_INT: int*,
+                            CLI_NUM: double*, CLI_LIST: cli_list* */
+    void *dest;
+    const char *metavar; /* "N", "DIR"; NULL for flags */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *args;        /* positional synopsis, e.g. "DIR..." */
+    const char *summary;     /* one line for `kadr --help` */
+    const char *description; /* paragraph for `kadr CMD --help` */
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+} cli_cmd;
+
+/* Parse argv[1..] against opts (terminated by a zero entry). Positional
+ * arguments are moved, in order, to argv[1..*npos]. Returns CLI_OK, or
+ * CLI_USAGE after printing the error, or -1 when --help was given and the
+ * help has been printed (the command should return CLI_OK). */
+int cli_parse(const cli_cmd *cmd, const cli_opt *opts, int argc, char **argv, int *npos);
+void cli_help(const cli_cmd *cmd, const cli_opt *opts);
+/* "kadr CMD: <message>" on stderr; returns CLI_FAIL or CLI_USAGE as given. */
+int cli_error(const cli_cmd *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cli_list_free(cli_list *l);
+
+/* The data directory: $KADR_HOME, else $XDG_DATA_HOME/kadr, else
+ * ~/.local/share/kadr. Caller frees. */
+char *cli_data_home(void);
+
+extern const cli_cmd cli_cmd_serve;
+
+#endif

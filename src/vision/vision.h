@@ -1,0 +1,106 @@
+/* vision.h -- faces: detector manifests and decoding, NMS, alignment.
+ *
+ * This layer turns model outputs into faces and faces into aligned crops.
+ * It knows each detector's contract (input size, layout, colour order,
+ * normalisation, how its outputs decode); it does not run models itself:
+ * the caller feeds it the tensors a model produced, by output name and
+ * shape, so decoding is testable without an inference engine.
+ *
+ * Coordinates: decoders return faces in model-input pixels; the caller maps
+ * them back to the photo with vis_faces_unletterbox(). Keypoints follow the
+ * ArcFace order: eye on image-left, eye on image-right, nose, mouth-left,
+ * mouth-right. BlazeFace gives 4 (both eyes, nose, mouth centre).
+ */
+#ifndef KADR_VISION_H
+#define KADR_VISION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    float x1, y1, x2, y2;
+    float score;
+    float kps[5][2];
+    int nkps; /* 5, 4 (BlazeFace) or 0 (RFB-320: needs the landmark model) */
+} vis_face;
+
+typedef enum {
+    VIS_DET_YUNET,
+    VIS_DET_SCRFD,
+    VIS_DET_RETINAFACE,
+    VIS_DET_RFB320,
+    VIS_DET_BLAZEFACE,
+    VIS_DET_COUNT
+} vis_det_kind;
+
+enum { VIS_NCHW, VIS_NHWC };
+enum { VIS_RGB, VIS_BGR, VIS_GRAY };
+
+/* How to feed a detector: input = (pixel - mean[c]) / std[c] in the given
+ * colour order and layout, image letterboxed (aspect kept, top-left, zero
+ * padding) into in_w x in_h. */
+typedef struct {
+    const char *name;       /* "yunet", "scrfd", "retinaface", "rfb320", "blazeface" */
+    int in_w, in_h;         /* default input size */
+    int dynamic;            /* 1: any size that is a multiple of `align` */
+    int align;
+    int layout, colour;
+    float mean[3], std[3];
+    int nkps;
+} vis_det_info;
+
+const vis_det_info *vis_det_get(vis_det_kind kind);
+/* Look a detector up by name; returns VIS_DET_COUNT if unknown. */
+vis_det_kind vis_det_find(const char *name);
+
+/* One output tensor of a model, as the decoders see it. */
+typedef struct {
+    const char *name;
+    const float *data;
+    int64_t shape[6];
+    int ndim;
+} vis_tensor;
+
+/* Decode a detector's outputs for one image of in_w x in_h: faces with
+ * score >= min_score, before NMS, in input pixels. *faces is allocated
+ * (ut_free) and may be NULL when *n is 0. Missing or mis-shaped outputs
+ * give UT_EFORMAT naming the output. */
+int vis_decode(vis_det_kind kind, const vis_tensor *outs, int nouts, int in_w, int in_h,
+               float min_score, vis_face **faces, size_t *n);
+
+/* Greedy NMS: sort by score (descending), drop faces whose IoU with a kept
+ * one exceeds iou. Keeps the survivors at the front; returns their count. */
+size_t vis_nms(vis_face *faces, size_t n, float iou);
+
+/* Letterbox geometry: scale s, and the photo size it came from. */
+typedef struct {
+    float scale;      /* model pixels per photo pixel */
+    int src_w, src_h; /* photo size (oriented) */
+    int dst_w, dst_h; /* model input size */
+} vis_letterbox;
+
+vis_letterbox vis_letterbox_fit(int src_w, int src_h, int dst_w, int dst_h);
+/* Map faces from model input to photo pixels, clamping boxes to the photo. */
+void vis_faces_unletterbox(vis_face *faces, size_t n, const vis_letterbox *lb);
+/* Drop faces whose shorter box side is below min_px (photo pixels). */
+size_t vis_faces_min_size(vis_face *faces, size_t n, float min_px);
+
+/* The ArcFace 112x112 five-point template. */
+extern const float vis_arcface_112[5][2];
+
+/* Least-squares similarity transform (Umeyama) taking the n points src to
+ * dst: dst ~ M * [x y 1]'. M is 2x3 row-major. Returns UT_EINVAL for
+ * degenerate input (n < 2, coincident points). */
+int vis_similarity(const float (*src)[2], const float (*dst)[2], int n, double M[6]);
+/* Transform mapping a face's keypoints onto the ArcFace template scaled to
+ * size x size (4 keypoints use the template's mouth centre). */
+int vis_align_transform(const vis_face *face, int size, double M[6]);
+/* Invert a 2x3 affine transform. */
+int vis_affine_invert(const double M[6], double inv[6]);
+
+/* Five points from the 68-point landmark layout (iBUG 300-W): eye centres
+ * from the eyelid points, nose tip, mouth corners averaged over outer and
+ * inner lip -- the faceplugin convention for fr_landmark.onnx. */
+void vis_lm68_to_5(const float pts68[68][2], float out[5][2]);
+
+#endif

@@ -103,4 +103,38 @@ int vis_affine_invert(const double M[6], double inv[6]);
  * inner lip -- the faceplugin convention for fr_landmark.onnx. */
 void vis_lm68_to_5(const float pts68[68][2], float out[5][2]);
 
+/* ---- face quality -------------------------------------------------------
+ * Filters users turn on to keep poor faces out of clustering: a blurred,
+ * tiny or strongly turned face embeds badly and drags clusters together. */
+
+typedef struct {
+    float size;  /* shorter side of the box, photo pixels */
+    float blur;  /* variance of the Laplacian of the aligned grey crop; low = blurred */
+    float yaw;   /* nose offset from the eye midline, in inter-eye distances: 0 frontal, ~0.5 profile */
+    float roll;  /* eye-line angle, degrees */
+    float pitch; /* (eye-nose height) / (eye-mouth height) minus its frontal value ~0.5 */
+} vis_quality;
+
+typedef struct {
+    float min_size; /* 0 = off */
+    float min_blur;
+    float max_yaw;
+    float max_roll;
+    float max_pitch;
+} vis_quality_limits;
+
+/* Geometry measures from the box and keypoints (size, yaw, roll, pitch).
+ * Faces without keypoints get yaw = roll = pitch = 0. */
+void vis_quality_geometry(const vis_face *face, vis_quality *q);
+/* Sharpness of an aligned crop: 8-bit interleaved RGB (or grey when
+ * channels == 1), w x h, row stride in bytes. */
+float vis_quality_blur(const uint8_t *pixels, int w, int h, int stride, int channels);
+/* 1 if q is within every limit that is set (non-zero), else 0; *why names
+ * the first failed limit ("size", "blur", "yaw", "roll", "pitch"). */
+int vis_quality_pass(const vis_quality *q, const vis_quality_limits *lim, const char **why);
+
+/* Scale v (n floats) to unit L2 norm; UT_EINVAL for a zero or non-finite
+ * vector (a model that produced garbage). */
+int vis_l2_normalize(float *v, size_t n);
+
 #endif

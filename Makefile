@@ -1,7 +1,8 @@
 SHELL := /bin/bash
 # Thin wrapper over CMake for the README's commands.
 #   make run    set up, build, install the models, start the server on :8000
-#   make test   set up, build with -Werror, run the tests, then again under ASan+UBSan
+#   make test   set up, build with -Werror (gcc), run the tests, then again under ASan+UBSan
+#               (clang, which also runs every fuzz target for KADR_FUZZ_SECONDS)
 #   make bench  set up and run the benchmarks under bench/
 #   make fmt    clang-format the sources
 BUILD ?= build
@@ -19,7 +20,7 @@ build:
 	cmake --build $(BUILD) -j$(JOBS)
 
 asan:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKADR_WERROR=ON -DKADR_SANITIZE=ON >/dev/null
+	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKADR_WERROR=ON -DKADR_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
 models:

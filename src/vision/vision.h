@@ -133,6 +133,30 @@ float vis_quality_blur(const uint8_t *pixels, int w, int h, int stride, int chan
  * the first failed limit ("size", "blur", "yaw", "roll", "pitch"). */
 int vis_quality_pass(const vis_quality *q, const vis_quality_limits *lim, const char **why);
 
+/* ---- model registry -----------------------------------------------------
+ * DATA/models/registry.tsv, copied there by scripts/install-models.mjs from
+ * models/registry.tsv: one model a line, tab-separated name, task, npm
+ * package@version, member, sha256, licence; '#' starts a comment line.
+ * Models live beside it as <name>.onnx. */
+
+typedef struct {
+    char *name, *task, *package, *member, *sha256, *licence;
+} vis_model_entry;
+
+typedef struct vis_registry vis_registry;
+
+/* Parse a registry; a malformed line is UT_EFORMAT naming its number. */
+int vis_registry_parse(const char *text, size_t len, vis_registry **out);
+int vis_registry_load(const char *path, vis_registry **out);
+void vis_registry_free(vis_registry *reg);
+size_t vis_registry_count(const vis_registry *reg);
+const vis_model_entry *vis_registry_at(const vis_registry *reg, size_t i);
+const vis_model_entry *vis_registry_find(const vis_registry *reg, const char *name);
+
+enum { VIS_MODEL_OK, VIS_MODEL_MISSING, VIS_MODEL_CORRUPT };
+/* Check DIR/<name>.onnx against the entry's sha256 (reads the whole file). */
+int vis_model_check(const char *dir, const vis_model_entry *e, int *state);
+
 /* Scale v (n floats) to unit L2 norm; UT_EINVAL for a zero or non-finite
  * vector (a model that produced garbage). */
 int vis_l2_normalize(float *v, size_t n);

@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh build   compiler, CMake and the libraries kadr links
 #   scripts/setup.sh test    build + what the tests use (ONNX test data, Node,
-#                            ONNX Runtime reference runner, clang for fuzzing)
+#                            ONNX Runtime reference runner, clang for fuzzing,
+#                            Chromium + playwright-core for the browser tests)
 #   scripts/setup.sh bench   test + benchmark tools (wrk, hyperfine, ImageMagick)
 #   scripts/setup.sh run     build + Node/npm for installing the models
 #
@@ -16,7 +17,7 @@ BUILD_PKGS=(gcc make cmake pkg-config git ca-certificates
   libjansson-dev libsqlite3-dev libvips-dev libarchive-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libxnnpack-dev libpthreadpool-dev libdnnl-dev libopenblas-dev libcivetweb-dev)
-TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3)
+TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3 chromium)
 BENCH_PKGS=(wrk hyperfine imagemagick libvips-tools)
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -67,10 +68,24 @@ ort_ref() {
   (cd "$dst" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 }
 
+# playwright-core for the browser tests, pinned by tests/web/package-lock.json.
+# It drives Debian's Chromium; it never downloads a browser of its own.
+web_test() {
+  local dst=build/web-test
+  if [ -d "$dst/node_modules/playwright-core" ] && cmp -s tests/web/package-lock.json "$dst/package-lock.json"; then
+    say "web-test: playwright-core already installed in $dst"
+    return
+  fi
+  mkdir -p "$dst"
+  cp tests/web/package.json tests/web/package-lock.json "$dst"/
+  say "web-test: installing playwright-core into $dst"
+  (cd "$dst" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+
 case "${1:-}" in
   build) apt_install "${BUILD_PKGS[@]}" ;;
   run) apt_install "${BUILD_PKGS[@]}"; node_npm ;;
-  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref ;;
-  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref ;;
+  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref; web_test ;;
+  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref; web_test ;;
   *) echo "usage: scripts/setup.sh build|test|bench|run" >&2; exit 2 ;;
 esac

@@ -152,7 +152,7 @@ typedef void (*nn__range_fn)(void *ctx, size_t begin, size_t end, int slot);
 void nn__parallel(const nn__exec *x, size_t n, nn__range_fn fn, void *ctx);
 
 /* ---- kernels shared between ops ---- */
-void nn__act_apply(const nn__act *a, float *y, size_t n, int64_t channel);
+void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channel);
 /* Naive-free GEMM entry: C[MxN] = A[MxK] * B[KxN] (+C if accumulate), row-major, lda/ldb/ldc. */
 void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);

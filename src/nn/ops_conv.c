@@ -20,20 +20,25 @@ void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float al
                 (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
-void nn__act_apply(const nn__act *a, float *y, size_t n, int64_t channel) {
+/* Locals and restrict so that each loop vectorises: y may not alias a. */
+void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channel) {
+    float lo = a->a, hi = a->b;
     switch (a->kind) {
     case NN_ACT_RELU:
-        for (size_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0;
+        for (size_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
         break;
     case NN_ACT_CLIP:
-        for (size_t i = 0; i < n; i++) y[i] = y[i] < a->a ? a->a : y[i] > a->b ? a->b : y[i];
+        for (size_t i = 0; i < n; i++) {
+            float v = y[i] < lo ? lo : y[i];
+            y[i] = v > hi ? hi : v;
+        }
         break;
     case NN_ACT_LEAKY:
-        for (size_t i = 0; i < n; i++) y[i] = y[i] >= 0 ? y[i] : y[i] * a->a;
+        for (size_t i = 0; i < n; i++) y[i] = y[i] >= 0.0f ? y[i] : y[i] * lo;
         break;
     case NN_ACT_PRELU: {
         float s = a->slope[a->nslope == 1 ? 0 : channel];
-        for (size_t i = 0; i < n; i++) y[i] = y[i] >= 0 ? y[i] : y[i] * s;
+        for (size_t i = 0; i < n; i++) y[i] = y[i] >= 0.0f ? y[i] : y[i] * s;
         break;
     }
     case NN_ACT_SIGMOID:
@@ -173,24 +178,28 @@ static void conv_gemm_items(void *arg, size_t begin, size_t end, int slot) {
 }
 
 /* One output channel of a convolution with one input channel per group. */
-static void conv_direct_channel(const conv_p *p, const float *x, const float *w, float bias, float *y) {
+static void conv_direct_channel(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
+                                float *restrict y) {
+    const int64_t sw = p->sw;
     for (int64_t oy = 0; oy < p->oh; oy++) {
-        float *out = y + oy * p->ow;
+        float *restrict out = y + oy * p->ow;
         for (int64_t ox = 0; ox < p->ow; ox++) out[ox] = bias;
         for (int64_t ky = 0; ky < p->kh; ky++) {
             int64_t iy = oy * p->sh - p->pt + ky * p->dh;
             if (iy < 0 || iy >= p->h) continue;
-            const float *in = x + iy * p->w;
+            const float *restrict in = x + iy * p->w;
             for (int64_t kx = 0; kx < p->kw; kx++) {
                 float wv = w[ky * p->kw + kx];
                 int64_t off = kx * p->dw - p->pl;  /* ix = ox*sw + off */
                 int64_t lo = off < 0 ? (-off + p->sw - 1) / p->sw : 0;
                 int64_t hi = (p->w - 1 - off) < 0 ? 0 : (p->w - 1 - off) / p->sw + 1;
                 if (hi > p->ow) hi = p->ow;
-                if (p->sw == 1)
+                if (sw == 1)
                     for (int64_t ox = lo; ox < hi; ox++) out[ox] += wv * in[ox + off];
+                else if (sw == 2)
+                    for (int64_t ox = lo; ox < hi; ox++) out[ox] += wv * in[2 * ox + off];
                 else
-                    for (int64_t ox = lo; ox < hi; ox++) out[ox] += wv * in[ox * p->sw + off];
+                    for (int64_t ox = lo; ox < hi; ox++) out[ox] += wv * in[ox * sw + off];
             }
         }
     }

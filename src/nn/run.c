@@ -1,0 +1,98 @@
+/* run.c -- execution contexts: the arena, per-thread scratch, the pool.
+ *
+ * A ctx resolves every tensor of its plan to a pointer once (constants to
+ * their shared read-only data, activations into its own arena), so a run
+ * is a loop over the plan's nodes with no allocation and no failure. */
+#include "nn_int.h"
+
+#include <cblas.h>
+#include <string.h>
+
+struct nn_ctx {
+    const nn_plan *plan;
+    void **ptr;
+    char *arena_mem, *scratch_mem;
+    nn__exec x;
+};
+
+static char *aligned(char *p) { return (char *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+int nn_ctx_create(const nn_plan *p, int nthreads, nn_ctx **out) {
+    *out = NULL;
+    if (nthreads <= 0) nthreads = 1;
+    nn_ctx *c = ut_calloc(1, sizeof *c);
+    if (!c) return ut_fail(UT_ENOMEM, "out of memory");
+    c->plan = p;
+    const nn__graph *g = &p->g;
+    size_t scratch = (p->scratch_bytes + 63) / 64 * 64;
+    c->ptr = ut_calloc((size_t)g->ntensors + 1, sizeof *c->ptr);
+    c->arena_mem = ut_malloc(p->arena_bytes + 64);
+    c->scratch_mem = ut_malloc(scratch * (size_t)nthreads + 64);
+    int rc = c->ptr && c->arena_mem && c->scratch_mem ? UT_OK : ut_fail(UT_ENOMEM, "out of memory");
+    if (!rc && nthreads > 1) rc = ut_pool_create(nthreads - 1, &c->x.pool);
+    if (rc) {
+        nn_ctx_free(c);
+        return rc;
+    }
+    char *arena = aligned(c->arena_mem);
+    for (int i = 0; i < g->ntensors; i++) {
+        const nn__tensor *t = &g->tensors[i];
+        c->ptr[i] = t->data ? t->data : t->first >= 0 ? arena + t->offset : NULL;
+    }
+    /* Kernels parallelise themselves on the ctx's pool; BLAS calls made
+     * from them must stay on their own thread. */
+    openblas_set_num_threads(1);
+    c->x = (nn__exec){.g = g, .ptr = c->ptr, .scratch = aligned(c->scratch_mem), .scratch_stride = scratch,
+                      .pool = c->x.pool, .nthreads = nthreads};
+    *out = c;
+    return UT_OK;
+}
+
+void nn_ctx_free(nn_ctx *c) {
+    if (!c) return;
+    ut_pool_destroy(c->x.pool);
+    ut_free(c->ptr);
+    ut_free(c->arena_mem);
+    ut_free(c->scratch_mem);
+    ut_free(c);
+}
+
+int nn_ctx_run(nn_ctx *c, const float *const *inputs, float *const *outputs) {
+    const nn_plan *p = c->plan;
+    const nn__graph *g = &p->g;
+    for (int i = 0; i < g->ninputs; i++)
+        if (c->ptr[g->inputs[i]]) memcpy(c->ptr[g->inputs[i]], inputs[i], nn_plan_input_size(p, i) * sizeof(float));
+    for (int s = 0; s < p->norder; s++) {
+        const nn__node *n = &g->nodes[p->order[s]];
+        n->op->run(&c->x, n);
+    }
+    for (int i = 0; i < g->noutputs; i++) memcpy(outputs[i], c->ptr[g->outputs[i]], nn_plan_output_size(p, i) * sizeof(float));
+    return UT_OK;
+}
+
+/* ---- parallel loops ---- */
+
+typedef struct {
+    nn__range_fn fn;
+    void *ctx;
+    size_t n, chunks;
+} par_job;
+
+static void par_chunk(void *arg, size_t begin, size_t end) {
+    par_job *j = arg;
+    for (size_t c = begin; c < end; c++) {
+        size_t lo = j->n * c / j->chunks, hi = j->n * (c + 1) / j->chunks;
+        if (lo < hi) j->fn(j->ctx, lo, hi, (int)c);
+    }
+}
+
+void nn__parallel(const nn__exec *x, size_t n, nn__range_fn fn, void *ctx) {
+    if (!n) return;
+    if (!x->pool || x->nthreads <= 1 || n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    size_t chunks = (size_t)x->nthreads < n ? (size_t)x->nthreads : n;
+    par_job j = {fn, ctx, n, chunks};
+    ut_pool_for(x->pool, chunks, 1, par_chunk, &j);
+}

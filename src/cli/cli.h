@@ -54,5 +54,6 @@ void cli_list_free(cli_list *l);
 char *cli_data_home(void);
 
 extern const cli_cmd cli_cmd_serve;
+extern const cli_cmd cli_cmd_photo;
 
 #endif

@@ -10,6 +10,7 @@
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_serve,
+    &cli_cmd_photo,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -56,5 +56,6 @@ char *cli_data_home(void);
 extern const cli_cmd cli_cmd_serve;
 extern const cli_cmd cli_cmd_models;
 extern const cli_cmd cli_cmd_nn;
+extern const cli_cmd cli_cmd_photo;
 
 #endif

@@ -12,6 +12,7 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_serve,
     &cli_cmd_models,
     &cli_cmd_nn,
+    &cli_cmd_photo,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,148 @@
+/* warp.c -- aligned face crops from the full-resolution oriented image.
+ *
+ * All transforms of one photo share a single decode: the union of the
+ * source rectangles the crops read (plus a one-pixel margin for the
+ * bilinear neighbours) is cropped out of the oriented image and only that
+ * rectangle is materialised. For an upright photo libvips streams the
+ * file top to bottom and stops below the rectangle; a photo that needs
+ * rotating is decoded with random access (libvips decodes it whole, to
+ * memory or a temporary file, and frees it when we unref).
+ *
+ * Sampling follows cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0): output
+ * pixel (X, Y) reads the source at M^-1 (X, Y), pixel centres on integers,
+ * and neighbours outside the image count as 0. */
+#include "img_int.h"
+#include "util.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    double a, b, c, d, e, f; /* source = [a b c; d e f] * [X Y 1] */
+} inv_affine;
+
+static int invert(const double m[6], inv_affine *r) {
+    double det = m[0] * m[4] - m[1] * m[3];
+    if (!isfinite(det) || fabs(det) < 1e-12) return ut_fail(UT_EINVAL, "img_warp: singular transform");
+    r->a = m[4] / det;
+    r->b = -m[1] / det;
+    r->d = -m[3] / det;
+    r->e = m[0] / det;
+    r->c = -(r->a * m[2] + r->b * m[5]);
+    r->f = -(r->d * m[2] + r->e * m[5]);
+    if (!isfinite(r->c) || !isfinite(r->f)) return ut_fail(UT_EINVAL, "img_warp: transform not finite");
+    return UT_OK;
+}
+
+typedef struct {
+    int x0, y0, x1, y1; /* half-open, clamped to the image */
+} rect;
+
+/* Source pixels a size x size crop may touch. */
+static rect source_rect(const inv_affine *t, int size, int w, int h) {
+    double xs[4], ys[4], lim = size - 1;
+    double cx[4] = {0, lim, 0, lim}, cy[4] = {0, 0, lim, lim};
+    double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
+    for (int i = 0; i < 4; i++) {
+        xs[i] = t->a * cx[i] + t->b * cy[i] + t->c;
+        ys[i] = t->d * cx[i] + t->e * cy[i] + t->f;
+        minx = fmin(minx, xs[i]);
+        maxx = fmax(maxx, xs[i]);
+        miny = fmin(miny, ys[i]);
+        maxy = fmax(maxy, ys[i]);
+    }
+    rect r = {(int)fmax(0, fmin(w, floor(minx) - 1)), (int)fmax(0, fmin(h, floor(miny) - 1)),
+              (int)fmax(0, fmin(w, ceil(maxx) + 2)), (int)fmax(0, fmin(h, ceil(maxy) + 2))};
+    return r;
+}
+
+/* Decode rectangle r of the oriented image to packed RGB (g_malloc'd). */
+static int decode_rect(img_photo *ph, rect r, uint8_t **px) {
+    VipsImage *im, *t = NULL;
+    int upright = ph->orientation == 1;
+    int rc = img__open_vips(ph, upright ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, &im);
+    if (rc) return rc;
+    if (!upright) {
+        int vr = vips_autorot(im, &t, NULL);
+        g_object_unref(im);
+        if (vr) return img__vips_fail(UT_EFORMAT, ph->name, "cannot orient");
+        im = t;
+    }
+    if (vips_image_get_width(im) != ph->width || vips_image_get_height(im) != ph->height) {
+        g_object_unref(im);
+        return ut_fail(UT_EFORMAT, "%s: oriented size changed between reads", ph->name);
+    }
+    int vr = vips_crop(im, &t, r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0, NULL);
+    g_object_unref(im);
+    if (vr) return img__vips_fail(UT_EFORMAT, ph->name, "cannot crop");
+    rc = img__to_rgb8(ph, t, &im);
+    if (rc) return rc;
+    size_t n = 0;
+    img__vips_clear();
+    *px = vips_image_write_to_memory(im, &n);
+    g_object_unref(im);
+    if (!*px) return img__vips_fail(UT_EFORMAT, ph->name, "cannot decode");
+    if (n != (size_t)(r.x1 - r.x0) * (r.y1 - r.y0) * 3) {
+        g_free(*px);
+        return ut_fail(UT_EFORMAT, "%s: decoder returned %zu bytes for the crop", ph->name, n);
+    }
+    return UT_OK;
+}
+
+/* One crop; src holds rectangle r of a w x h image. */
+static void sample(const inv_affine *t, const uint8_t *src, rect r, int w, int h, int size, int bgr,
+                   uint8_t *out) {
+    int rw = r.x1 - r.x0;
+    for (int Y = 0; Y < size; Y++) {
+        for (int X = 0; X < size; X++, out += 3) {
+            double sx = t->a * X + t->b * Y + t->c, sy = t->d * X + t->e * Y + t->f;
+            double fx0 = floor(sx), fy0 = floor(sy);
+            float acc[3] = {0, 0, 0};
+            if (fx0 >= -1 && fy0 >= -1 && fx0 < w && fy0 < h) {
+                int x0 = (int)fx0, y0 = (int)fy0;
+                float fx = (float)(sx - fx0), fy = (float)(sy - fy0);
+                float wts[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+                for (int k = 0; k < 4; k++) {
+                    int x = x0 + (k & 1), y = y0 + (k >> 1);
+                    if (x < r.x0 || y < r.y0 || x >= r.x1 || y >= r.y1) continue;
+                    const uint8_t *p = src + ((size_t)(y - r.y0) * rw + (x - r.x0)) * 3;
+                    for (int c = 0; c < 3; c++) acc[c] += wts[k] * p[c];
+                }
+            }
+            for (int c = 0; c < 3; c++) {
+                float v = acc[c] + 0.5f;
+                out[bgr ? 2 - c : c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+}
+
+int img_warp(img_photo *ph, const double (*m)[6], int n, int size, int order, uint8_t **outs) {
+    if (n < 0 || (n && (!m || !outs)) || size < 1 || size > 4096 || (order != IMG_RGB && order != IMG_BGR))
+        return ut_fail(UT_EINVAL, "img_warp: bad arguments (n %d, size %d)", n, size);
+    if (n == 0) return UT_OK;
+    inv_affine *inv = ut_malloc((size_t)n * sizeof *inv);
+    if (!inv) return ut_fail(UT_ENOMEM, "img_warp: out of memory");
+    rect u = {ph->width, ph->height, 0, 0};
+    int rc = UT_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        rc = invert(m[i], &inv[i]);
+        if (rc) break;
+        rect r = source_rect(&inv[i], size, ph->width, ph->height);
+        if (r.x1 <= r.x0 || r.y1 <= r.y0) continue;
+        u.x0 = r.x0 < u.x0 ? r.x0 : u.x0;
+        u.y0 = r.y0 < u.y0 ? r.y0 : u.y0;
+        u.x1 = r.x1 > u.x1 ? r.x1 : u.x1;
+        u.y1 = r.y1 > u.y1 ? r.y1 : u.y1;
+    }
+    uint8_t *px = NULL;
+    int empty = u.x1 <= u.x0 || u.y1 <= u.y0;
+    if (!rc && !empty) rc = decode_rect(ph, u, &px);
+    for (int i = 0; i < n && !rc; i++) {
+        if (empty) memset(outs[i], 0, (size_t)size * size * 3);
+        else sample(&inv[i], px, u, ph->width, ph->height, size, order == IMG_BGR, outs[i]);
+    }
+    g_free(px);
+    ut_free(inv);
+    return rc;
+}

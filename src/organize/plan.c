@@ -316,6 +316,29 @@ static int leaves_original(const org__item *it) {
     return it->action == ORG_MOVE || (it->action == ORG_COPY && !it->keep_src);
 }
 
+/* Add d and its ancestors (relative, not ".") to seen and cand. */
+static int add_ancestors(char *d, org__set *seen, char ***cand, size_t *ncand) {
+    int rc = UT_OK;
+    while (!rc && d && strcmp(d, ".") != 0) {
+        rc = org__set_add(seen, d);
+        if (rc == UT_EEXIST) break; /* its ancestors are in already */
+        char **c = rc ? NULL : ut_realloc(*cand, (*ncand + 1) * sizeof **cand);
+        if (!rc && !c) rc = UT_ENOMEM;
+        if (!rc) {
+            *cand = c;
+            c[(*ncand)++] = d;
+            d = org__dirname(d);
+            if (!d) rc = UT_ENOMEM;
+        }
+    }
+    if (rc == UT_EEXIST || (d && rc)) {
+        ut_free(d);
+        return rc == UT_EEXIST ? UT_OK : rc;
+    }
+    ut_free(d);
+    return rc;
+}
+
 /* Every ancestor folder (relative to src) of the photos that leave. */
 static int collect_candidates(const org_plan *p, org__set *going, char ***cand, size_t *ncand) {
     org__set seen = {0};
@@ -323,20 +346,12 @@ static int collect_candidates(const org_plan *p, org__set *going, char ***cand, 
     for (size_t i = 0; i < p->nitems && !rc; i++) {
         if (!leaves_original(&p->items[i])) continue;
         rc = org__set_add(going, p->items[i].rel);
-        char *d = rc ? NULL : org__dirname(p->items[i].rel);
-        while (!rc && d && strcmp(d, ".") != 0 && org__set_add(&seen, d) == UT_OK) {
-            char **c = ut_realloc(*cand, (*ncand + 1) * sizeof **cand);
-            if (!c) rc = UT_ENOMEM;
-            else (*cand = c)[(*ncand)++] = ut_strdup(d);
-            char *up = org__dirname(d);
-            ut_free(d);
-            d = up;
-        }
-        ut_free(d);
-        if (!rc && !d) rc = UT_ENOMEM;
+        if (rc) break;
+        char *d = org__dirname(p->items[i].rel);
+        rc = d ? add_ancestors(d, &seen, cand, ncand) : UT_ENOMEM;
     }
     org__set_free(&seen);
-    return rc == UT_EEXIST ? UT_OK : rc;
+    return rc;
 }
 
 /* Absolute paths of every folder that receives photos, and its ancestors. */
@@ -345,13 +360,16 @@ static int collect_dest_dirs(const org_plan *p, org__set *dest_dirs) {
         for (size_t d = 0; d < p->items[i].ndest; d++) {
             char *abs = org__join(p->out, p->items[i].dest[d]);
             char *dir = abs ? org__dirname(abs) : NULL;
+            int rc = dir ? UT_OK : UT_ENOMEM;
             ut_free(abs);
-            while (dir && strcmp(dir, "/") != 0 && org__set_add(dest_dirs, dir) == UT_OK) {
+            while (!rc && strcmp(dir, "/") != 0 && (rc = org__set_add(dest_dirs, dir)) == UT_OK) {
                 char *up = org__dirname(dir);
                 ut_free(dir);
                 dir = up;
+                if (!dir) rc = UT_ENOMEM;
             }
             ut_free(dir);
+            if (rc == UT_ENOMEM) return rc;
         }
     return UT_OK;
 }

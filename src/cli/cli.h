@@ -53,6 +53,17 @@ void cli_list_free(cli_list *l);
  * ~/.local/share/kadr. Caller frees. */
 char *cli_data_home(void);
 
+/* A progress line on stderr (redrawn on a terminal, periodic otherwise). */
+typedef struct {
+    const char *what;
+    int tty;
+    double t0, last;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const char *what);
+/* extra: a short note shown after the rate ("123 faces"); may be NULL. */
+void cli_progress_update(cli_progress *p, size_t done, size_t total, const char *extra);
+
 extern const cli_cmd cli_cmd_serve;
 extern const cli_cmd cli_cmd_models;
 extern const cli_cmd cli_cmd_nn;

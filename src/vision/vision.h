@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct img_photo;
+
 typedef struct {
     float x1, y1, x2, y2;
     float score;
@@ -160,5 +162,66 @@ int vis_model_check(const char *dir, const vis_model_entry *e, int *state);
 /* Scale v (n floats) to unit L2 norm; UT_EINVAL for a zero or non-finite
  * vector (a model that produced garbage). */
 int vis_l2_normalize(float *v, size_t n);
+
+/* ---- face engine ----------------------------------------------------------
+ * Photo in, faces with embeddings out: detect (letterboxed, shrink-on-load),
+ * landmarks when the detector gives none (RFB-320 + 68-point model),
+ * quality measures, alignment onto the ArcFace template from the original
+ * pixels, embedding, L2 normalisation.
+ *
+ * Lifecycle: one vis_engine per process (models and plans, read-only, shared
+ * by threads), one vis_worker per thread (inference contexts and scratch). */
+
+typedef struct vis_engine vis_engine;
+typedef struct vis_worker vis_worker;
+
+/* How an embedder wants its 112x112 aligned crop. */
+typedef struct {
+    const char *name; /* "mbf512", "mfn128", "arcface" */
+    int colour;       /* VIS_RGB or VIS_BGR */
+    float mean, std;  /* input = (pixel - mean) / std */
+} vis_emb_info;
+
+const vis_emb_info *vis_emb_find(const char *name);
+
+typedef struct {
+    vis_det_kind detector;
+    const char *det_path;      /* detector .onnx */
+    const char *lm_path;       /* 68-point landmark .onnx, for detectors without keypoints */
+    const char *emb_path;      /* embedder .onnx */
+    const char *embedder;      /* a vis_emb_find name; NULL = "arcface" conventions */
+    int det_size;              /* input side for dynamic detectors (default 640) */
+    float min_score;           /* default 0.5 */
+    float nms_iou;             /* default 0.4 */
+    float min_face;            /* shorter box side in photo pixels; 0 = any */
+    vis_quality_limits quality;
+} vis_engine_opts;
+
+typedef struct {
+    vis_face face;  /* photo pixels (oriented) */
+    vis_quality q;
+    float *emb;     /* dim floats, unit length; points into the vis_photo_faces */
+} vis_found;
+
+typedef struct {
+    vis_found *faces;
+    size_t n;
+    int dim;
+    int width, height; /* oriented photo size */
+    int rejected;      /* faces dropped by min_face or quality limits */
+    float *emb_store;
+} vis_photo_faces;
+
+int vis_engine_create(const vis_engine_opts *opts, vis_engine **out);
+void vis_engine_free(vis_engine *e);
+int vis_engine_dim(const vis_engine *e);
+
+/* nthreads: intra-op threads for this worker's inference (1 is best when
+ * there are as many workers as cores). */
+int vis_worker_create(vis_engine *e, int nthreads, vis_worker **out);
+void vis_worker_free(vis_worker *w);
+/* Faces of one opened photo. out is filled even when no face is found. */
+int vis_worker_photo(vis_worker *w, struct img_photo *ph, vis_photo_faces *out);
+void vis_photo_faces_free(vis_photo_faces *pf);
 
 #endif

@@ -17,7 +17,7 @@ BUILD_PKGS=(gcc make cmake pkg-config git ca-certificates
   libjansson-dev libsqlite3-dev libvips-dev libarchive-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libxnnpack-dev libpthreadpool-dev libdnnl-dev libopenblas-dev libcivetweb-dev)
-TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3 chromium)
+TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3 python3-numpy chromium)
 BENCH_PKGS=(wrk hyperfine imagemagick libvips-tools)
 
 say() { printf 'setup: %s\n' "$*"; }

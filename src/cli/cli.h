@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "sort.h"
+
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 enum { CLI_FLAG, CLI_STR, CLI_INT, CLI_NUM, CLI_LIST };
 
@@ -64,9 +66,27 @@ void cli_progress_init(cli_progress *p, const char *what);
 /* extra: a short note shown after the rate ("123 faces"); may be NULL. */
 void cli_progress_update(cli_progress *p, size_t done, size_t total, const char *extra);
 
+/* The face-pipeline options shared by `sort` and `faces eval` (pipeline.c). */
+#define CLI_PIPELINE_NOPTS 11
+typedef struct {
+    sort_opts o;
+    const char *algorithm;
+    double threshold, min_score, min_face;
+    char *models;
+} cli_pipeline;
+
+void cli_pipeline_init(cli_pipeline *p);
+/* Write the CLI_PIPELINE_NOPTS options into dst; returns their count. */
+int cli_pipeline_opts(cli_pipeline *p, cli_opt *dst);
+/* After parsing: validate and apply; CLI_OK or an exit code. */
+int cli_pipeline_finish(const cli_cmd *cmd, cli_pipeline *p);
+void cli_pipeline_free(cli_pipeline *p);
+
 extern const cli_cmd cli_cmd_serve;
 extern const cli_cmd cli_cmd_models;
 extern const cli_cmd cli_cmd_nn;
 extern const cli_cmd cli_cmd_photo;
+extern const cli_cmd cli_cmd_sort;
+extern const cli_cmd cli_cmd_faces;
 
 #endif

@@ -13,6 +13,8 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_models,
     &cli_cmd_nn,
     &cli_cmd_photo,
+    &cli_cmd_sort,
+    &cli_cmd_faces,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

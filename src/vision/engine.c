@@ -263,6 +263,7 @@ static int detect(vis_worker *w, img_photo *ph, vis_face **faces, size_t *n) {
     if (!rc) rc = vis_decode(e->opts.detector, t, nt, e->det_w, e->det_h, e->opts.min_score, faces, n);
     if (rc) return rc;
     *n = vis_nms(*faces, *n, e->opts.nms_iou);
+    *n = vis_drop_contained(*faces, *n, 0.8f);
     for (size_t i = 0; i < *n; i++) face_to_orig(&(*faces)[i], &map);
     return UT_OK;
 }

@@ -13,11 +13,10 @@ static float area(const vis_face *f) {
     return (w > 0 ? w : 0) * (h > 0 ? h : 0);
 }
 
+static float intersection(const vis_face *a, const vis_face *b);
+
 static float iou(const vis_face *a, const vis_face *b) {
-    float x1 = a->x1 > b->x1 ? a->x1 : b->x1, y1 = a->y1 > b->y1 ? a->y1 : b->y1;
-    float x2 = a->x2 < b->x2 ? a->x2 : b->x2, y2 = a->y2 < b->y2 ? a->y2 : b->y2;
-    float iw = x2 - x1 > 0 ? x2 - x1 : 0, ih = y2 - y1 > 0 ? y2 - y1 : 0;
-    float inter = iw * ih;
+    float inter = intersection(a, b);
     return inter / (area(a) + area(b) - inter + 1e-9f);
 }
 
@@ -28,6 +27,22 @@ size_t vis_nms(vis_face *faces, size_t n, float thr) {
         int keep = 1;
         for (size_t j = 0; j < kept && keep; j++) keep = iou(&faces[i], &faces[j]) <= thr;
         if (keep) faces[kept++] = faces[i];
+    }
+    return kept;
+}
+
+static float intersection(const vis_face *a, const vis_face *b) {
+    float x1 = a->x1 > b->x1 ? a->x1 : b->x1, y1 = a->y1 > b->y1 ? a->y1 : b->y1;
+    float x2 = a->x2 < b->x2 ? a->x2 : b->x2, y2 = a->y2 < b->y2 ? a->y2 : b->y2;
+    return (x2 > x1 ? x2 - x1 : 0) * (y2 > y1 ? y2 - y1 : 0);
+}
+
+size_t vis_drop_contained(vis_face *faces, size_t n, float frac) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        int inside = 0;
+        for (size_t j = 0; j < kept && !inside; j++) inside = intersection(&faces[i], &faces[j]) > frac * area(&faces[i]);
+        if (!inside) faces[kept++] = faces[i];
     }
     return kept;
 }

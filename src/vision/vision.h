@@ -74,6 +74,13 @@ int vis_decode(vis_det_kind kind, const vis_tensor *outs, int nouts, int in_w, i
  * one exceeds iou. Keeps the survivors at the front; returns their count. */
 size_t vis_nms(vis_face *faces, size_t n, float iou);
 
+/* Drop faces whose box lies mostly (more than frac of its area) inside the
+ * box of a face before it in the list (call after vis_nms, which sorts by
+ * score). IoU cannot catch these: a detector's stray box on an eye or a
+ * mouth of a close-up lies inside the real face and overlaps it little by
+ * IoU. Returns the new count. */
+size_t vis_drop_contained(vis_face *faces, size_t n, float frac);
+
 /* Letterbox geometry: scale s, and the photo size it came from. */
 typedef struct {
     float scale;      /* model pixels per photo pixel */

@@ -22,6 +22,18 @@ TEST(nms_keeps_best_of_overlaps) {
     CHECK_EQ_INT(vis_nms(f, 0, 0.4f), 0);
 }
 
+/* A stray box on an eye of a close-up (as RFB-320 gives on bbt/amy2.png)
+ * lies inside the face: IoU NMS keeps it, containment drops it. A
+ * neighbour that only partly overlaps stays. */
+TEST(contained_boxes_are_not_faces) {
+    vis_face f[3] = {box(13, 0, 150, 149, 1.0f), box(91, 38, 124, 60, 0.94f), box(120, 20, 220, 150, 0.9f)};
+    size_t n = vis_nms(f, 3, 0.4f);
+    CHECK_EQ_INT(n, 3);
+    n = vis_drop_contained(f, n, 0.8f);
+    CHECK_EQ_INT(n, 2);
+    CHECK(f[0].score == 1.0f && f[1].score == 0.9f);
+}
+
 TEST(letterbox_round_trip) {
     vis_letterbox lb = vis_letterbox_fit(1280, 960, 640, 640);
     CHECK(fabsf(lb.scale - 0.5f) < 1e-6f);

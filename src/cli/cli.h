@@ -67,11 +67,11 @@ void cli_progress_init(cli_progress *p, const char *what);
 void cli_progress_update(cli_progress *p, size_t done, size_t total, const char *extra);
 
 /* The face-pipeline options shared by `sort` and `faces eval` (pipeline.c). */
-#define CLI_PIPELINE_NOPTS 11
+#define CLI_PIPELINE_NOPTS 13
 typedef struct {
     sort_opts o;
     const char *algorithm;
-    double threshold, min_score, min_face;
+    double threshold, min_score, min_face, attach_dist, attach_margin;
     char *models;
 } cli_pipeline;
 

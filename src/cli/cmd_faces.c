@@ -109,6 +109,36 @@ static int score(const sort_faces *set, const int32_t *labels, int pick, eval_re
     return rc;
 }
 
+/* Cluster at one threshold and score it. */
+static int evaluate(const sort_faces *set, const sort_opts *o, int pick, eval_result *r) {
+    int32_t *labels = NULL;
+    int npeople;
+    size_t noise;
+    int rc = sort_faces_cluster(o, set, &labels, &npeople, &noise);
+    if (!rc) rc = score(set, labels, pick, r);
+    ut_free(labels);
+    return rc;
+}
+
+/* --sweep FROM:TO:STEP: one analysis, then every threshold in the range,
+ * to calibrate the threshold on a labelled folder. */
+static int sweep(const sort_faces *set, const sort_opts *base, int pick, const char *spec, double seconds) {
+    double from, to, step;
+    if (sscanf(spec, "%lf:%lf:%lf", &from, &to, &step) != 3 || step <= 0 || from > to || to - from > step * 1000)
+        return ut_fail(UT_EINVAL, "--sweep expects FROM:TO:STEP, e.g. 0.5:0.8:0.02");
+    printf("%-9s %-8s %-8s %-8s %-8s %-8s %-9s\n", "threshold", "bcubed_p", "bcubed_r", "bcubed_f", "pair_f", "clusters", "unassigned");
+    for (double t = from; t <= to + step / 2; t += step) {
+        sort_opts o = *base;
+        o.cluster.threshold = (float)t;
+        eval_result r = {.seconds = seconds};
+        int rc = evaluate(set, &o, pick, &r);
+        if (rc) return rc;
+        printf("%-9.3f %-8.4f %-8.4f %-8.4f %-8.4f %-8zu %-9zu\n", t, r.m.bcubed_p, r.m.bcubed_r, r.m.bcubed_f, r.m.pair_f,
+               r.m.nclusters, r.m.nnoise);
+    }
+    return UT_OK;
+}
+
 static void on_progress(void *ctx, const sort_progress *p) {
     char extra[48];
     snprintf(extra, sizeof extra, "%zu faces", p->faces);
@@ -118,13 +148,14 @@ static void on_progress(void *ctx, const sort_progress *p) {
 static int run(const cli_cmd *cmd, int argc, char **argv) {
     cli_pipeline p;
     cli_pipeline_init(&p);
-    const char *pick = "largest";
+    const char *pick = "largest", *sweep_spec = NULL;
     int json = 0, npos;
-    cli_opt opts[3 + CLI_PIPELINE_NOPTS] = {
+    cli_opt opts[4 + CLI_PIPELINE_NOPTS] = {
         {"pick", 0, CLI_STR, &pick, "HOW", "the face that labels a photo: largest (default) or center"},
         {"json", 0, CLI_FLAG, &json, NULL, "print the figures as one JSON object"},
+        {"sweep", 0, CLI_STR, &sweep_spec, "FROM:TO:STEP", "score every clustering threshold in the range"},
     };
-    cli_pipeline_opts(&p, opts + 2);
+    cli_pipeline_opts(&p, opts + 3);
     int rc = cli_parse(cmd, opts, argc, argv, &npos);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (npos != 2 || strcmp(argv[1], "eval"))
@@ -134,21 +165,17 @@ static int run(const cli_cmd *cmd, int argc, char **argv) {
     if ((rc = cli_pipeline_finish(cmd, &p))) return rc;
     img_init(1);
     sort_faces set = {0};
-    int32_t *labels = NULL;
-    int npeople;
-    size_t noise;
     eval_result r = {0};
     cli_progress bar;
     cli_progress_init(&bar, "faces");
     double t0 = ut_now();
     int err = sort_faces_scan(argv[2], &set);
     if (!err) err = sort_faces_analyse(&p.o, argv[2], &set, on_progress, &bar);
-    if (!err) err = sort_faces_cluster(&p.o.cluster, &set, &labels, &npeople, &noise);
     r.seconds = ut_now() - t0;
-    if (!err) err = score(&set, labels, how, &r);
+    if (!err && sweep_spec) err = sweep(&set, &p.o, how, sweep_spec, r.seconds);
+    else if (!err) err = evaluate(&set, &p.o, how, &r);
     if (err) rc = cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
-    else print_result(&r, json);
-    ut_free(labels);
+    else if (!sweep_spec) print_result(&r, json);
     sort_faces_free(&set);
     cli_pipeline_free(&p);
     return rc;

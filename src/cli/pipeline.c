@@ -12,13 +12,13 @@
 void cli_pipeline_init(cli_pipeline *p) {
     memset(p, 0, sizeof *p);
     sort_opts_default(&p->o);
-    p->threshold = p->min_score = p->min_face = -1;
+    p->threshold = p->min_score = p->min_face = p->attach_dist = p->attach_margin = -1;
 }
 
 int cli_pipeline_opts(cli_pipeline *p, cli_opt *dst) {
     const cli_opt opts[] = {
         {"algorithm", 0, CLI_STR, &p->algorithm, "NAME", "clustering: average (default) or hdbscan"},
-        {"threshold", 0, CLI_NUM, &p->threshold, "X", "cosine distance that separates people (default 0.64)"},
+        {"threshold", 0, CLI_NUM, &p->threshold, "X", "cosine distance that separates people (default: the embedder's, 0.60)"},
         {"min-cluster-size", 0, CLI_INT, &p->o.cluster.min_cluster_size, "N", "smallest person, in faces (default 2)"},
         {"min-samples", 0, CLI_INT, &p->o.cluster.min_samples, "N", "HDBSCAN min_samples (default 1)"},
         {"detector", 0, CLI_STR, &p->o.detector, "NAME", "rfb320 (default), blazeface, yunet, scrfd, retinaface"},
@@ -28,6 +28,8 @@ int cli_pipeline_opts(cli_pipeline *p, cli_opt *dst) {
         {"min-face", 0, CLI_NUM, &p->min_face, "PX", "ignore faces smaller than this (default: none)"},
         {"embedder", 0, CLI_STR, &p->o.embedder, "NAME|FILE", "mbf512 (default) or an ArcFace-style ONNX file"},
         {"threads", 'j', CLI_INT, &p->o.threads, "N", "photos analysed in parallel (default: all cores)"},
+        {"attach-dist", 0, CLI_NUM, &p->attach_dist, "X", "give an unassigned face to a person this near... (default 0.75; 0 = off)"},
+        {"attach-margin", 0, CLI_NUM, &p->attach_margin, "X", "...when every other person is this much farther (default 0.15)"},
     };
     int n = (int)(sizeof opts / sizeof opts[0]);
     memcpy(dst, opts, sizeof opts);
@@ -42,6 +44,8 @@ int cli_pipeline_finish(const cli_cmd *cmd, cli_pipeline *p) {
     if (p->threshold >= 0) p->o.cluster.threshold = (float)p->threshold;
     if (p->min_score >= 0) p->o.min_score = (float)p->min_score;
     if (p->min_face >= 0) p->o.min_face = (float)p->min_face;
+    if (p->attach_dist >= 0) p->o.attach_dist = (float)p->attach_dist;
+    if (p->attach_margin >= 0) p->o.attach_margin = (float)p->attach_margin;
     if (p->o.threads < 1) return cli_error(cmd, CLI_USAGE, "--threads must be at least 1");
     char *home = cli_data_home();
     p->models = home ? ut_asprintf("%s/models", home) : NULL;

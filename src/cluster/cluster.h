@@ -114,6 +114,14 @@ int clu_assign(const float *x, size_t n, size_t d, const int32_t *group,
                const float *anchors, const int32_t *anchor_person, size_t na,
                float threshold, const clu_opts *o, clu_result *out);
 
+/* After clustering: attach each unassigned face (label -1) to its nearest
+ * cluster (average distance to its members) when that is < max_dist and
+ * the second-nearest cluster is at least margin farther; never into a
+ * cluster holding a face of the same group. labels is updated in place;
+ * *attached counts the faces given a cluster. See attach.c for why. */
+int clu_attach_noise(const float *x, size_t n, size_t d, const int32_t *group, int32_t *labels, int nclusters,
+                     float max_dist, float margin, size_t *attached);
+
 /* ---- metrics (kadr faces eval) ------------------------------------------ */
 
 typedef struct {

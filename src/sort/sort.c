@@ -27,6 +27,8 @@ void sort_opts_default(sort_opts *o) {
     o->det_size = 640;
     o->min_score = 0.5f;
     clu_opts_default(&o->cluster);
+    o->cluster.threshold = 0; /* the embedder's own */
+    o->attach_dist = o->attach_margin = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cores > 0 ? (int)cores : 1;
 }
@@ -255,6 +257,7 @@ int sort_faces_analyse(const sort_opts *o, const char *root, sort_faces *set, so
         analysis a = {.o = o, .root = root, .photos = set, .progress = progress, .progress_ctx = ctx};
         rc = analyse_all(&a, engine);
         set->dim = vis_engine_dim(engine);
+        set->emb = vis_engine_embedder(engine);
     }
     vis_engine_free(engine);
     model_paths_free(&mp);
@@ -275,8 +278,9 @@ static int by_size_desc(const void *a, const void *b) {
 }
 
 /* Cluster every face; then rename labels so person 1 is the largest. */
-int sort_faces_cluster(const clu_opts *co, const sort_faces *photos, int32_t **labels_out, int *npeople,
+int sort_faces_cluster(const sort_opts *o, const sort_faces *photos, int32_t **labels_out, int *npeople,
                       size_t *noise) {
+    const clu_opts *co = &o->cluster;
     int dim = photos->dim;
     size_t n = 0;
     for (size_t i = 0; i < photos->n; i++) n += photos->v[i].nfaces;
@@ -298,10 +302,19 @@ int sort_faces_cluster(const clu_opts *co, const sort_faces *photos, int32_t **l
             group[k] = (int32_t)i;
         }
     clu_result r = {0};
-    int rc = clu_cluster(x, n, (size_t)dim, group, co, &r);
+    clu_opts with_threshold = *co;
+    if (with_threshold.threshold <= 0) with_threshold.threshold = photos->emb->threshold;
+    float attach = o->attach_dist < 0 ? photos->emb->attach_dist : o->attach_dist;
+    float margin = o->attach_margin < 0 ? photos->emb->attach_margin : o->attach_margin;
+    int rc = clu_cluster(x, n, (size_t)dim, group, &with_threshold, &r);
+    size_t attached = 0;
+    if (!rc && attach > 0) rc = clu_attach_noise(x, n, (size_t)dim, group, r.labels, r.nclusters, attach, margin, &attached);
     ut_free(x);
     ut_free(group);
-    if (rc) return rc;
+    if (rc) {
+        clu_result_free(&r);
+        return rc;
+    }
     cluster_size *sizes = ut_calloc((size_t)r.nclusters + 1, sizeof *sizes);
     if (!sizes) {
         clu_result_free(&r);
@@ -373,7 +386,7 @@ int sort_plan(const sort_opts *o, sort_progress_fn progress, void *ctx, org_plan
     if (!rc) rc = sort_faces_analyse(o, o->dir, &photos, progress, ctx);
     stats->t_faces = ut_now() - t;
     t = ut_now();
-    if (!rc) rc = sort_faces_cluster(&o->cluster, &photos, &labels, &stats->people, &noise);
+    if (!rc) rc = sort_faces_cluster(o, &photos, &labels, &stats->people, &noise);
     stats->t_cluster = ut_now() - t;
     if (!rc) rc = build_plan(o, &photos, labels, stats->people, plan);
     stats->photos = photos.n;

@@ -22,7 +22,9 @@ typedef struct {
     int det_size;             /* dynamic detectors: input side (640) */
     float min_score;          /* 0.5 */
     float min_face;           /* photo pixels; 0 = any */
-    clu_opts cluster;
+    clu_opts cluster;         /* threshold 0 = the embedder's calibrated one */
+    float attach_dist;        /* unassigned faces: attach within this distance... (0 = off, <0 = the embedder's) */
+    float attach_margin;      /* ...when the next person is this much farther (<0 = the embedder's) */
     int threads;              /* photos analysed in parallel (default: cores) */
 } sort_opts;
 
@@ -57,6 +59,7 @@ typedef struct {
     sort_photo *v;
     size_t n, cap;
     int dim;
+    const vis_emb_info *emb; /* the embedder's conventions and calibrated distances */
 } sort_faces;
 
 /* Every file under root, sorted by path; hidden entries and "общие"
@@ -65,9 +68,10 @@ int sort_faces_scan(const char *root, sort_faces *out);
 /* Faces and embeddings of every photo of set, in parallel. */
 int sort_faces_analyse(const sort_opts *o, const char *root, sort_faces *set, sort_progress_fn progress,
                       void *ctx);
-/* Cluster all faces (photo = cannot-link group). *labels has one entry per
+/* Cluster all faces (photo = cannot-link group); o->threshold 0 means the
+ * embedder's calibrated threshold. *labels has one entry per
  * face in set order, person numbers 0.. by decreasing size, -1 = unassigned. */
-int sort_faces_cluster(const clu_opts *o, const sort_faces *set, int32_t **labels, int *npeople, size_t *noise);
+int sort_faces_cluster(const sort_opts *o, const sort_faces *set, int32_t **labels, int *npeople, size_t *noise);
 void sort_faces_free(sort_faces *set);
 
 /* Analyse dir and build the plan (nothing on disk changes). *plan is

@@ -187,6 +187,8 @@ typedef struct {
     const char *name; /* "mbf512", "mfn128", "arcface" */
     int colour;       /* VIS_RGB or VIS_BGR */
     float mean, std;  /* input = (pixel - mean) / std */
+    float threshold;  /* cosine distance that separates people (average linkage) */
+    float attach_dist, attach_margin; /* unassigned faces: see clu_attach_noise */
 } vis_emb_info;
 
 const vis_emb_info *vis_emb_find(const char *name);
@@ -222,6 +224,8 @@ typedef struct {
 int vis_engine_create(const vis_engine_opts *opts, vis_engine **out);
 void vis_engine_free(vis_engine *e);
 int vis_engine_dim(const vis_engine *e);
+/* The embedder's conventions, including its calibrated threshold. */
+const vis_emb_info *vis_engine_embedder(const vis_engine *e);
 
 /* nthreads: intra-op threads for this worker's inference (1 is best when
  * there are as many workers as cores). */

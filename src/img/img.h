@@ -130,6 +130,10 @@ int img_load_tensor(img_photo *ph, const img_load_opts *opts, const float mean[3
                     const float std[3], img_tensor *out);
 void img_tensor_free(img_tensor *t);
 
+/* Decode the whole photo at a tiny size (shrink-on-load keeps this cheap)
+ * to find truncated or corrupt data the header does not reveal. */
+int img_check(img_photo *ph);
+
 void img_to_orig(const img_map *m, double mx, double my, double *x, double *y);
 void img_from_orig(const img_map *m, double x, double y, double *mx, double *my);
 

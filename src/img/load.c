@@ -142,3 +142,11 @@ void img_from_orig(const img_map *m, double x, double y, double *mx, double *my)
     *mx = x * m->sx + m->ox;
     *my = y * m->sy + m->oy;
 }
+
+int img_check(img_photo *ph) {
+    uint8_t *px;
+    int w, h;
+    int rc = decode(ph, 32, 32, VIPS_SIZE_DOWN, &px, &w, &h);
+    if (!rc) g_free(px);
+    return rc;
+}

@@ -38,9 +38,12 @@ int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out) {
     const char *loader = NULL;
     if (vips_image_get_typeof(im, "vips-loader")) vips_image_get_string(im, "vips-loader", &loader);
     if (!loader_matches(ph->fmt, loader)) {
+        /* The loader's name lives in the image: copy it before the unref. */
+        char name[64];
+        snprintf(name, sizeof name, "%s", loader ? loader : "no loader");
         g_object_unref(im);
         return ut_fail(UT_EUNSUPPORTED, "%s: content looks like %s but libvips picked %s", ph->name,
-                       img_format_name(ph->fmt), loader ? loader : "no loader");
+                       img_format_name(ph->fmt), name);
     }
     *out = im;
     return UT_OK;

@@ -54,6 +54,7 @@ static int info_one(const char *file) {
     int rc = m ? img_open_file(file, &ph) : ut_fail(UT_ENOMEM, "out of memory");
     if (!rc) {
         rc = img_meta_get(ph, m);
+        if (!rc) rc = img_check(ph);
         img_close(ph);
     }
     json_t *o;

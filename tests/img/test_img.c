@@ -612,3 +612,51 @@ TEST(out_of_memory) {
 int main(int argc, char **argv) {
     return test_main(argc, argv);
 }
+
+/* Photos load in parallel (the jobs module runs a pool): good files give
+ * the same pixels as alone, broken files an error naming themselves. */
+typedef struct {
+    const char *rel;
+    int want_rc;
+    uint64_t want_sum;
+    int bad;
+} par_case;
+
+static uint64_t pixel_sum(const img_pixels *p) {
+    uint64_t s = 0;
+    for (size_t i = 0; i < (size_t)p->width * p->height * 3; i++) s = s * 31 + p->pixels[i];
+    return s;
+}
+
+static void par_load(void *ctx, size_t begin, size_t end) {
+    par_case *cases = ctx;
+    for (size_t i = begin; i < end; i++) {
+        par_case *c = &cases[i % 4];
+        img_pixels p;
+        int rc = load_small(c->rel, &p);
+        if (rc != c->want_rc || (rc == UT_OK && pixel_sum(&p) != c->want_sum)) c->bad = 1;
+        if (rc && !strstr(ut_errmsg(), c->rel)) c->bad = 1;
+        if (!rc) img_pixels_free(&p);
+    }
+}
+
+TEST(parallel_loads) {
+    CHECK_EQ_INT(img_init(1), UT_OK);
+    par_case cases[4] = {{"exif_orientation/Landscape_6.jpg", UT_OK, 0, 0},
+                         {"derived_broken/truncated_50pct_prairie_falcon.jpg", UT_EFORMAT, 0, 0},
+                         {"exif_samples/heic/samplefilehub.heif", UT_OK, 0, 0},
+                         {"derived_broken/not_an_image.jpg", UT_EFORMAT, 0, 0}};
+    for (int i = 0; i < 4; i++) {
+        img_pixels p;
+        int rc = load_small(cases[i].rel, &p);
+        if (rc == UT_ENOENT) return test_skip("mixed photo set missing");
+        if (rc == UT_EUNSUPPORTED) return test_skip("no HEIF in this libvips");
+        CHECK_EQ_INT(rc, cases[i].want_rc);
+        if (!rc) cases[i].want_sum = pixel_sum(&p), img_pixels_free(&p);
+    }
+    ut_pool *pool;
+    CHECK_EQ_INT(ut_pool_create(4, &pool), UT_OK);
+    ut_pool_for(pool, 64, 1, par_load, cases);
+    ut_pool_destroy(pool);
+    for (int i = 0; i < 4; i++) CHECK(!cases[i].bad);
+}

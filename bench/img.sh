@@ -27,6 +27,7 @@ export VIPS_CONCURRENCY=1 MAGICK_THREAD_LIMIT=1 OMP_NUM_THREADS=1
 
 [ -x "$KADR" ] || { echo "bench/img.sh: $KADR not built (make build)" >&2; exit 1; }
 [ -f "$MIXED/MANIFEST.csv" ] || { echo "bench/img.sh: $MIXED/MANIFEST.csv missing" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench/img.sh: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
 command -v vipsthumbnail >/dev/null || { echo "bench/img.sh: vipsthumbnail missing (apt-get install libvips-tools)" >&2; exit 1; }
 
 TMP=$(mktemp -d)
@@ -42,58 +43,63 @@ echo "kadr: $KADR"
 echo "vipsthumbnail: $(vips --version)"
 echo "convert: $("$CONVERT" -version 2>/dev/null | head -1)"
 
-# median of the wall times (seconds) of REPEAT runs of "$@"
-median_time() {
-  local ts=()
-  for ((r = 0; r < REPEAT; r++)); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>"$TMP/err" || { echo "failed: $*" >&2; cat "$TMP/err" >&2; return 1; }
-    t1=$(date +%s.%N)
-    ts+=("$(echo "$t1 - $t0" | bc -l)")
-  done
-  printf '%s\n' "${ts[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+# run_timed NAME CMD...: one run; appends "wall cpu" seconds to $TMP/t.NAME.
+# CPU time (user + sys) is the steadier figure on a shared machine.
+run_timed() {
+  local name=$1
+  shift
+  /usr/bin/time -f '%e %U %S' -o "$TMP/time" "$@" >/dev/null 2>"$TMP/err" ||
+    { echo "failed: $*" >&2; cat "$TMP/err" >&2; return 1; }
+  awk '{ print $1, $2 + $3 }' "$TMP/time" >>"$TMP/t.$name"
 }
-
-convert_each() { # convert_each SIZE EXT
-  for f in "${FILES[@]}"; do "$CONVERT" "$f" -auto-orient -thumbnail "$1x$1" "$TMP/im.$2"; done
+# median COLUMN NAME: median of column 1 (wall) or 2 (cpu) of NAME's runs
+median() {
+  awk -v c="$1" '{ print $c }' "$TMP/t.$2" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
-vips_each() { # vips_each SIZE EXT
-  vipsthumbnail "${FILES[@]}" -s "$1" -o "$TMP/vt/%s.$2"
-}
+# convert has no batch mode: one process per file, as users run it.
+CONVERT_EACH='c=$1 s=$2 out=$3; shift 3; for f; do "$c" "$f" -auto-orient -thumbnail "${s}x$s" "$out" || exit 1; done'
 mkdir -p "$TMP/vt" "$TMP/kt"
 
-report() { # report LABEL SECONDS REF_SECONDS REF_NAME...
-  awk -v l="$1" -v t="$2" -v n="$N" 'BEGIN { printf "  %-34s %7.3f s  %7.2f images/s\n", l, t, n / t }'
+report() { # report LABEL NAME
+  local w c
+  w=$(median 1 "$2")
+  c=$(median 2 "$2")
+  awk -v l="$1" -v w="$w" -v c="$c" -v n="$N" \
+    'BEGIN { printf "  %-34s wall %6.3f s %7.2f img/s   cpu %6.3f s %7.2f img/s\n", l, w, n / w, c, n / c }'
 }
-# ratio LABEL KADR_SECONDS REF_SECONDS: how many times faster kadr is
-ratio() { awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { printf "  speed-up %-26s %6.2fx\n", l, b / a }'; }
+# ratio LABEL KADR REF: how many times faster kadr is, by CPU and by wall time
+ratio() {
+  awk -v l="$1" -v a="$(median 2 "$2")" -v b="$(median 2 "$3")" -v aw="$(median 1 "$2")" -v bw="$(median 1 "$3")" \
+    'BEGIN { printf "  speed-up %-25s %5.2fx cpu, %5.2fx wall\n", l, b / a, bw / aw }'
+}
 
+# Each repeat runs the three tools back to back, so load from other
+# processes falls on all of them alike.
 echo
 echo "== decode to 640 (detector input)"
-tk=$(median_time "$KADR" photo decode "${FILES[@]}" --size 640 --threads 1)
-tv=$(median_time vips_each 640 v)
-report "kadr photo decode --size 640" "$tk"
-report "vipsthumbnail -s 640 (.v out)" "$tv"
-if [ -n "$CONVERT" ]; then
-  tc=$(median_time convert_each 640 ppm)
-  report "convert -thumbnail 640x640 (PPM)" "$tc"
-fi
-ratio "kadr vs vipsthumbnail" "$tk" "$tv" 
-[ -n "$CONVERT" ] && ratio "kadr vs convert" "$tk" "$tc"
+for ((r = 0; r < REPEAT; r++)); do
+  run_timed kd "$KADR" photo decode "${FILES[@]}" --size 640 --threads 1
+  run_timed vd vipsthumbnail "${FILES[@]}" -s 640 -o "$TMP/vt/%s.v"
+  [ -n "$CONVERT" ] && run_timed cd bash -c "$CONVERT_EACH" _ "$CONVERT" 640 "$TMP/im.ppm" "${FILES[@]}"
+done
+report "kadr photo decode --size 640" kd
+report "vipsthumbnail -s 640 (.v out)" vd
+[ -n "$CONVERT" ] && report "convert -thumbnail 640x640 (PPM)" cd
+ratio "kadr vs vipsthumbnail" kd vd
+[ -n "$CONVERT" ] && ratio "kadr vs convert" kd cd
 
 echo
 echo "== 256-px JPEG thumbnails"
-tk=$(median_time "$KADR" photo thumb "${FILES[@]}" --size 256 -o "$TMP/kt")
-tv=$(median_time vips_each 256 jpg)
-report "kadr photo thumb --size 256" "$tk"
-report "vipsthumbnail -s 256" "$tv"
-if [ -n "$CONVERT" ]; then
-  tc=$(median_time convert_each 256 jpg)
-  report "convert -thumbnail 256x256" "$tc"
-fi
-ratio "kadr vs vipsthumbnail" "$tk" "$tv" 
-[ -n "$CONVERT" ] && ratio "kadr vs convert" "$tk" "$tc"
+for ((r = 0; r < REPEAT; r++)); do
+  run_timed kt "$KADR" photo thumb "${FILES[@]}" --size 256 -o "$TMP/kt"
+  run_timed vt vipsthumbnail "${FILES[@]}" -s 256 -o "$TMP/vt/%s.jpg"
+  [ -n "$CONVERT" ] && run_timed ct bash -c "$CONVERT_EACH" _ "$CONVERT" 256 "$TMP/im.jpg" "${FILES[@]}"
+done
+report "kadr photo thumb --size 256" kt
+report "vipsthumbnail -s 256" vt
+[ -n "$CONVERT" ] && report "convert -thumbnail 256x256" ct
+ratio "kadr vs vipsthumbnail" kt vt
+[ -n "$CONVERT" ] && ratio "kadr vs convert" kt ct
 
 echo
 echo "== peak RSS, 50-megapixel JPEG decoded for detection"

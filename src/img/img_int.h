@@ -23,11 +23,9 @@ struct img_photo {
     int64_t file_size;
 };
 
-/* Record libvips' error (and clear its buffer) as a ut_fail message
- * "NAME: WHAT: reason"; returns code. */
+/* Record libvips' error (taking and clearing its buffer) as a ut_fail
+ * message "NAME: WHAT: reason"; returns code. */
 int img__vips_fail(int code, const char *name, const char *what);
-/* Clear libvips' error buffer before a call whose failure we report. */
-void img__vips_clear(void);
 
 /* A VipsImage of the photo's header, lazily decoded (access as given),
  * fail_on set to warnings. The caller unrefs. */

@@ -42,7 +42,6 @@ static int decode(const img_photo *ph, int bw, int bh, VipsSize vsize, uint8_t *
     if (!rc) rc = img__to_rgb8(ph, im, &rgb);
     if (rc) return rc;
     size_t n = 0;
-    img__vips_clear();
     *px = vips_image_write_to_memory(rgb, &n);
     *w = vips_image_get_width(rgb);
     *h = vips_image_get_height(rgb);

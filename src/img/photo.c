@@ -27,7 +27,6 @@ static int loader_matches(img_format fmt, const char *loader) {
 }
 
 int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out) {
-    img__vips_clear();
     VipsImage *im;
     if (ph->path)
         im = vips_image_new_from_file(ph->path, "access", access, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
@@ -50,7 +49,6 @@ int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out) {
 }
 
 int img__thumbnail(const img_photo *ph, int w, int h, VipsSize size, VipsImage **out) {
-    img__vips_clear();
     int rc;
     if (ph->path)
         rc = vips_thumbnail(ph->path, out, w, "height", h, "size", size, "fail_on", VIPS_FAIL_ON_WARNING, NULL);

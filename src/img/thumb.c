@@ -34,7 +34,6 @@ int img_thumb(img_photo *ph, int size, int fmt, uint8_t **out, size_t *len) {
     if (rc) return rc;
     void *buf = NULL;
     size_t n = 0;
-    img__vips_clear();
     int vr = fmt == IMG_JPEG ? vips_jpegsave_buffer(rgb, &buf, &n, "Q", 82, "strip", TRUE, NULL)
                              : vips_webpsave_buffer(rgb, &buf, &n, "Q", 80, "strip", TRUE, NULL);
     g_object_unref(rgb);

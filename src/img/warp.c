@@ -96,7 +96,6 @@ static int decode_rect(img_photo *ph, rect r, uint8_t **px) {
     rc = img__to_rgb8(ph, t, &im);
     if (rc) return rc;
     size_t n = 0;
-    img__vips_clear();
     *px = vips_image_write_to_memory(im, &n);
     g_object_unref(im);
     if (!*px) return img__vips_fail(UT_EFORMAT, ph->name, "cannot decode");

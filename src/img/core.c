@@ -36,8 +36,9 @@ int img_init(int threads) {
             vips_cache_set_max(0);
             vips_cache_set_max_mem(0);
             vips_cache_set_max_files(0);
-            g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO |
-                              G_LOG_LEVEL_DEBUG, route_vips_log, NULL);
+            g_log_set_handler(
+                "VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG,
+                route_vips_log, NULL);
             started = 1;
         }
     }
@@ -155,7 +156,8 @@ static const char *loader_of(img_format fmt) {
     case IMG_FMT_TIFF: return "tiffload";
     case IMG_FMT_BMP: return "magickload";
     case IMG_FMT_GIF: return "gifload";
-    case IMG_FMT_HEIF: case IMG_FMT_AVIF: return "heifload";
+    case IMG_FMT_HEIF:
+    case IMG_FMT_AVIF: return "heifload";
     case IMG_FMT_JXL: return "jxlload";
     default: return NULL;
     }

@@ -12,10 +12,10 @@
 #include <vips/vips.h>
 
 struct img_photo {
-    char *path;        /* file, or NULL for a buffer */
-    uint8_t *buf;      /* owned copy of the buffer, or NULL */
+    char *path;   /* file, or NULL for a buffer */
+    uint8_t *buf; /* owned copy of the buffer, or NULL */
     size_t len;
-    char *name;        /* for messages: the path or the caller's name */
+    char *name; /* for messages: the path or the caller's name */
     img_format fmt;
     int stored_w, stored_h; /* as stored, before orientation */
     int width, height;      /* after orientation */

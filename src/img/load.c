@@ -88,9 +88,16 @@ int img_load(img_photo *ph, const img_load_opts *o, img_pixels *out) {
     g_free(px);
     if (o->order == IMG_BGR) swap_rb(dst, (size_t)ow * oh);
     *out = (img_pixels){
-        .width = ow, .height = oh, .stride = ow * 3, .pixels = dst,
-        .map = {.sx = (double)w / ph->width, .sy = (double)h / ph->height, .ox = ox, .oy = oy,
-                .orig_w = ph->width, .orig_h = ph->height},
+        .width = ow,
+        .height = oh,
+        .stride = ow * 3,
+        .pixels = dst,
+        .map = {.sx = (double)w / ph->width,
+                .sy = (double)h / ph->height,
+                .ox = ox,
+                .oy = oy,
+                .orig_w = ph->width,
+                .orig_h = ph->height},
     };
     return UT_OK;
 }

@@ -98,8 +98,10 @@ int img_meta_get(img_photo *ph, img_meta *m) {
     const void *p;
     size_t n;
     blob(im, VIPS_META_EXIF_NAME, &p, &n);
-    if (p && n) img_exif_parse(p, n, m);
-    else if (ph->fmt == IMG_FMT_PNG) png_exif_of(ph, m);
+    if (p && n)
+        img_exif_parse(p, n, m);
+    else if (ph->fmt == IMG_FMT_PNG)
+        png_exif_of(ph, m);
     blob(im, VIPS_META_XMP_NAME, &p, &n);
     if (p && n) img_xmp_parse(p, n, m);
     g_object_unref(im);

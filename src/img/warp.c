@@ -113,7 +113,8 @@ static void sample(const img_photo *ph, const inv_affine *t, const uint8_t *src,
     for (int Y = 0; Y < size; Y++) {
         for (int X = 0; X < size; X++, out += 3) {
             double su, sv;
-            to_stored(ph->orientation, sw, sh, t->a * X + t->b * Y + t->c, t->d * X + t->e * Y + t->f, &su, &sv);
+            to_stored(ph->orientation, sw, sh, t->a * X + t->b * Y + t->c, t->d * X + t->e * Y + t->f, &su,
+                      &sv);
             double fu0 = floor(su), fv0 = floor(sv);
             float acc[3] = {0, 0, 0};
             if (fu0 >= -1 && fv0 >= -1 && fu0 < sw && fv0 < sh) {
@@ -158,8 +159,10 @@ int img_warp(img_photo *ph, const double (*m)[6], int n, int size, int order, ui
     rect su = empty ? u : stored_rect(ph, u);
     if (!rc && !empty) rc = decode_rect(ph, su, &px);
     for (int i = 0; i < n && !rc; i++) {
-        if (empty) memset(outs[i], 0, (size_t)size * size * 3);
-        else sample(ph, &inv[i], px, su, size, order == IMG_BGR, outs[i]);
+        if (empty)
+            memset(outs[i], 0, (size_t)size * size * 3);
+        else
+            sample(ph, &inv[i], px, su, size, order == IMG_BGR, outs[i]);
     }
     g_free(px);
     ut_free(inv);

@@ -6,7 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MF_PATH, MF_BYTES, MF_TYPE, MF_W, MF_H, MF_ORIENT, MF_DATE, MF_GPS, MF_CAMERA, MF_PILLOW, MF_NCOLS = 11 };
+enum {
+    MF_PATH,
+    MF_BYTES,
+    MF_TYPE,
+    MF_W,
+    MF_H,
+    MF_ORIENT,
+    MF_DATE,
+    MF_GPS,
+    MF_CAMERA,
+    MF_PILLOW,
+    MF_NCOLS = 11
+};
 
 typedef struct {
     char col[MF_NCOLS][256];
@@ -20,9 +32,12 @@ static int mf_split(const char *line, mf_row *r) {
     int quoted = 0;
     for (const char *p = line; *p && *p != '\n' && *p != '\r'; p++) {
         if (quoted) {
-            if (*p == '"' && p[1] == '"') r->col[c][k++] = '"', p++;
-            else if (*p == '"') quoted = 0;
-            else if (k < 255) r->col[c][k++] = *p;
+            if (*p == '"' && p[1] == '"')
+                r->col[c][k++] = '"', p++;
+            else if (*p == '"')
+                quoted = 0;
+            else if (k < 255)
+                r->col[c][k++] = *p;
         } else if (*p == '"') {
             quoted = 1;
         } else if (*p == ',') {
@@ -47,7 +62,10 @@ static mf_row *mf_load(const char *dir, int *n) {
     mf_row *rows = calloc(400, sizeof *rows);
     int first = 1;
     while (rows && fgets(line, sizeof line, f) && *n < 400) {
-        if (first) { first = 0; continue; }
+        if (first) {
+            first = 0;
+            continue;
+        }
         if (mf_split(line, &rows[*n])) (*n)++;
     }
     fclose(f);

@@ -124,7 +124,8 @@ TEST(orientation_probe_discriminates) {
     for (int y = 0; y < b.height; y++)
         for (int x = 0; x < b.width / 2; x++)
             for (int c = 0; c < 3; c++) {
-                uint8_t *l = b.pixels + (y * b.width + x) * 3 + c, *r = b.pixels + (y * b.width + b.width - 1 - x) * 3 + c;
+                uint8_t *l = b.pixels + (y * b.width + x) * 3 + c,
+                        *r = b.pixels + (y * b.width + b.width - 1 - x) * 3 + c;
                 uint8_t t = *l;
                 *l = *r;
                 *r = t;
@@ -170,7 +171,8 @@ TEST(exif_dates_camera_gps) {
         if (r->col[MF_DATE][0] && !other) {
             char want[20];
             iso_of_manifest(r->col[MF_DATE], want);
-            if (strncmp(m.date, want, 19)) fprintf(stderr, "  %s: date %s, manifest %s\n", r->col[MF_PATH], m.date, want);
+            if (strncmp(m.date, want, 19))
+                fprintf(stderr, "  %s: date %s, manifest %s\n", r->col[MF_PATH], m.date, want);
             CHECK(strncmp(m.date, want, 19) == 0);
             CHECK(m.date_source == IMG_DATE_ORIGINAL || m.date_source == IMG_DATE_XMP);
             dates++;
@@ -188,7 +190,8 @@ TEST(exif_dates_camera_gps) {
             snprintf(joined, sizeof joined, "%s %s", m.make, m.model);
             collapse_spaces(joined, got, sizeof got);
             collapse_spaces(r->col[MF_CAMERA], want, sizeof want);
-            if (strcmp(got, want)) fprintf(stderr, "  %s: camera '%s', manifest '%s'\n", r->col[MF_PATH], got, want);
+            if (strcmp(got, want))
+                fprintf(stderr, "  %s: camera '%s', manifest '%s'\n", r->col[MF_PATH], got, want);
             CHECK_EQ_STR(got, want);
             cams++;
         }
@@ -233,7 +236,8 @@ TEST(date_sources) {
         const char *file, *date;
         img_date_source src;
     } want[] = {
-        {"immich_test_assets/metadata/dates/date-priority-test.jpg", "2023-02-02T02:00:00", IMG_DATE_ORIGINAL},
+        {"immich_test_assets/metadata/dates/date-priority-test.jpg", "2023-02-02T02:00:00",
+         IMG_DATE_ORIGINAL},
         {"debian_pkgs/libjxl_testdata/1x1_exif_xmp.jpg", "2021-10-27T18:59:15", IMG_DATE_MODIFIED},
         {"exif_samples/jpg/tests/30-type_error.jpg", "2013-07-05T03:18:27Z", IMG_DATE_XMP},
         {"exif_samples/heic/IMG_5195.HEIC", "2021-04-11T15:47:53-05:00", IMG_DATE_ORIGINAL},
@@ -303,8 +307,14 @@ TEST(sniff_by_content) {
     img_close(ph);
     ut_free(path);
     CHECK_EQ_INT(img_sniff("GIF89a", 6), IMG_FMT_GIF);
-    CHECK_EQ_INT(img_sniff("\0\0\0\x1c" "ftypheic\0\0\0\0mif1heic", 24), IMG_FMT_HEIF);
-    CHECK_EQ_INT(img_sniff("\0\0\0\x1c" "ftypavif\0\0\0\0mif1miaf", 24), IMG_FMT_AVIF);
+    CHECK_EQ_INT(img_sniff("\0\0\0\x1c"
+                           "ftypheic\0\0\0\0mif1heic",
+                           24),
+                 IMG_FMT_HEIF);
+    CHECK_EQ_INT(img_sniff("\0\0\0\x1c"
+                           "ftypavif\0\0\0\0mif1miaf",
+                           24),
+                 IMG_FMT_AVIF);
     CHECK_EQ_INT(img_sniff("%PDF-1.4", 8), IMG_FMT_UNKNOWN);
 }
 
@@ -369,7 +379,8 @@ TEST(letterbox_map) {
         img_from_orig(&p.map, ox, oy, &mx, &my);
         img_from_orig(&q.map, ox, oy, &qx, &qy);
         for (int c = 0; c < 3; c++)
-            CHECK(abs(p.pixels[((int)my * 640 + (int)mx) * 3 + c] - q.pixels[((int)qy * q.width + (int)qx) * 3 + c]) <= 2);
+            CHECK(abs(p.pixels[((int)my * 640 + (int)mx) * 3 + c] -
+                      q.pixels[((int)qy * q.width + (int)qx) * 3 + c]) <= 2);
     }
     /* The tensor is the same pixels, planar and normalised, in BGR. */
     img_tensor t;
@@ -437,10 +448,10 @@ static void check_warp_file(const char *rel) {
     CHECK_EQ_INT(img_open_file(path, &ph), UT_OK);
     ut_free(path);
     double m[4][6];
-    similarity(0.1, 0.3, -60, -20, m[0]);          /* a big face, rotated */
-    similarity(0.5, -0.2, -200, -300, m[1]);       /* a small face */
+    similarity(0.1, 0.3, -60, -20, m[0]);                 /* a big face, rotated */
+    similarity(0.5, -0.2, -200, -300, m[1]);              /* a small face */
     similarity(1.0, 0.0, -(w - 50.0), -(h - 60.0), m[2]); /* half outside the image */
-    similarity(0.25, 3.0, 100, 80, m[3]);           /* upside down */
+    similarity(0.25, 3.0, 100, 80, m[3]);                 /* upside down */
     enum { S = 112 };
     static uint8_t got[4][S * S * 3], want[S * S * 3];
     uint8_t *outs[4] = {got[0], got[1], got[2], got[3]};
@@ -539,10 +550,13 @@ TEST(thumb_cache) {
 /* Other formats of the set decode to the model size. */
 TEST(formats_decode) {
     static const char *const files[] = {
-        "debian_pkgs/gnome_backgrounds_webp/wood-l.webp", "exif_samples/tiff/BSG1.tiff",
+        "debian_pkgs/gnome_backgrounds_webp/wood-l.webp",
+        "exif_samples/tiff/BSG1.tiff",
         "debian_pkgs/libjxl_testdata/tmshre_riaphotographs_alpha.png",
-        "debian_pkgs/libjxl_testdata/flower.png.im_q85_gray.jpg", "exif_samples/heic/samplefilehub.heif",
-        "immich_test_assets/formats/avif/8bit-sRGB.avif", "immich_test_assets/formats/jxl/8bit-sRGB.jxl",
+        "debian_pkgs/libjxl_testdata/flower.png.im_q85_gray.jpg",
+        "exif_samples/heic/samplefilehub.heif",
+        "immich_test_assets/formats/avif/8bit-sRGB.avif",
+        "immich_test_assets/formats/jxl/8bit-sRGB.jxl",
     };
     CHECK_EQ_INT(img_init(1), UT_OK);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {

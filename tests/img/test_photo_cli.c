@@ -13,7 +13,8 @@ static char *mixed(const char *rel) {
 }
 
 TEST(info_json_lines_and_exit_status) {
-    char *good = mixed("exif_samples/jpg/gps/DSCN0010.jpg"), *bad = mixed("derived_broken/truncated_50pct_prairie_falcon.jpg");
+    char *good = mixed("exif_samples/jpg/gps/DSCN0010.jpg"),
+         *bad = mixed("derived_broken/truncated_50pct_prairie_falcon.jpg");
     if (!test_exists(good)) return test_skip("mixed photo set missing");
     const char *args[] = {"photo", "info", good, bad, NULL};
     int rc = kadr_run(args, out, sizeof out, err, sizeof err);

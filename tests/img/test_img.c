@@ -674,3 +674,34 @@ TEST(parallel_loads) {
     ut_pool_destroy(pool);
     for (int i = 0; i < 4; i++) CHECK(!cases[i].bad);
 }
+
+/* Phone HEICs stored sideways (EXIF/irot 6) come out upright, in the header
+ * and in the pixels: the manifest's stored size, turned. */
+TEST(heic_upright) {
+    static const struct {
+        const char *file;
+        int w, h; /* upright */
+    } want[] = {
+        {"exif_samples/heic/mobile/iphone_13_pro_max.HEIC", 3024, 4032},
+        {"immich_test_assets/formats/motionphoto/samsung-one-ui-6.heic", 3000, 4000},
+    };
+    CHECK_EQ_INT(img_init(1), UT_OK);
+    if (!img_format_supported(IMG_FMT_HEIF)) return test_skip("no HEIF loader in this libvips");
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *path = in_mixed(want[i].file);
+        img_photo *ph;
+        int rc = img_open_file(path, &ph);
+        ut_free(path);
+        if (rc == UT_ENOENT) return test_skip("mixed photo set missing");
+        CHECK_EQ_INT(rc, UT_OK);
+        CHECK_EQ_INT(img_width(ph), want[i].w);
+        CHECK_EQ_INT(img_height(ph), want[i].h);
+        img_pixels p;
+        img_load_opts o = {.fit = IMG_FIT_LONGEST, .size = 640};
+        CHECK_EQ_INT(img_load(ph, &o, &p), UT_OK);
+        CHECK_EQ_INT(p.width, 480);
+        CHECK_EQ_INT(p.height, 640);
+        img_pixels_free(&p);
+        img_close(ph);
+    }
+}

@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-img fmt build asan models clean
 
 all: build
 
@@ -47,6 +47,12 @@ bench:
 	scripts/setup.sh bench
 	$(MAKE) build
 	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
+
+# img/ decode and thumbnail throughput beside vipsthumbnail and ImageMagick.
+bench-img:
+	scripts/setup.sh bench
+	$(MAKE) build
+	bench/img.sh $(KADR)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -18,7 +18,7 @@ BUILD_PKGS=(gcc make cmake pkg-config git ca-certificates
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libxnnpack-dev libpthreadpool-dev libdnnl-dev libopenblas-dev libcivetweb-dev)
 TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3 python3-numpy chromium)
-BENCH_PKGS=(wrk hyperfine imagemagick libvips-tools)
+BENCH_PKGS=(wrk hyperfine imagemagick libvips-tools time bc)
 
 say() { printf 'setup: %s\n' "$*"; }
 

@@ -54,6 +54,7 @@ static int info_one(const char *file) {
     int rc = m ? img_open_file(file, &ph) : ut_fail(UT_ENOMEM, "out of memory");
     if (!rc) {
         rc = img_meta_get(ph, m);
+        if (!rc) rc = img_check(ph);
         img_close(ph);
     }
     json_t *o;
@@ -92,7 +93,8 @@ static int thumb_one(const cli_cmd *cmd, const char *file, const char *out, int 
     if (cache) {
         char *path;
         int hit;
-        if (img_thumb_cached(file, cache, size, fmt, &path, &hit)) return cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
+        if (img_thumb_cached(file, cache, size, fmt, &path, &hit))
+            return cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
         printf("%s %s\n", hit ? "hit" : "new", path);
         ut_free(path);
         return CLI_OK;
@@ -126,7 +128,8 @@ static int run_thumb(const cli_cmd *cmd, int argc, char **argv) {
     const cli_opt opts[] = {
         {"size", 's', CLI_INT, &size, "N", "longest side in pixels (default 256; never enlarged)"},
         {"output", 'o', CLI_STR, &out, "OUT", "output file, or folder when several files are given"},
-        {"format", 'f', CLI_STR, &format, "jpeg|webp", "output format (default from OUT's extension, else jpeg)"},
+        {"format", 'f', CLI_STR, &format, "jpeg|webp",
+         "output format (default from OUT's extension, else jpeg)"},
         {"cache", 0, CLI_STR, &cache, "DIR", "use the content-hash preview cache in DIR instead of -o"},
         {"threads", 't', CLI_INT, &threads, "N", "libvips threads (default 1)"},
         {0},
@@ -162,7 +165,8 @@ static int run_decode(const cli_cmd *cmd, int argc, char **argv) {
     };
     int rc = cli_parse(cmd, opts, argc, argv, &npos);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if (!npos || size < 1 || repeat < 1) return cli_error(cmd, CLI_USAGE, "need FILE... and positive --size/--repeat");
+    if (!npos || size < 1 || repeat < 1)
+        return cli_error(cmd, CLI_USAGE, "need FILE... and positive --size/--repeat");
     if (img_init(threads)) return cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
     img_load_opts lo = {.fit = IMG_FIT_LETTERBOX, .width = size, .height = size, .pad = 114, .center = 1};
     const float mean[3] = {0, 0, 0}, std[3] = {255, 255, 255};
@@ -175,12 +179,16 @@ static int run_decode(const cli_cmd *cmd, int argc, char **argv) {
             img_tensor t;
             rc = img_open_file(argv[i], &ph);
             if (!rc) {
-                if (tensor) rc = img_load_tensor(ph, &lo, mean, std, &t), img_tensor_free(&t);
-                else rc = img_load(ph, &lo, &px), img_pixels_free(&px);
+                if (tensor)
+                    rc = img_load_tensor(ph, &lo, mean, std, &t), img_tensor_free(&t);
+                else
+                    rc = img_load(ph, &lo, &px), img_pixels_free(&px);
                 img_close(ph);
             }
-            if (rc) failed++, cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
-            else done++;
+            if (rc)
+                failed++, cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
+            else
+                done++;
         }
     }
     double dt = ut_now() - t0;
@@ -192,19 +200,25 @@ static int run_decode(const cli_cmd *cmd, int argc, char **argv) {
 }
 
 static const cli_cmd sub_info = {
-    .name = "photo info", .args = "FILE...", .summary = "",
+    .name = "photo info",
+    .args = "FILE...",
+    .summary = "",
     .description = "Print one JSON object per file: format, bytes, width/height after EXIF orientation,\n"
                    "orientation, date (and which EXIF/XMP field it came from), make, model, GPS, sha256.\n"
                    "Unreadable files print {\"file\":...,\"error\":...}; the exit status is then 1.",
     .run = run_info,
 };
 static const cli_cmd sub_thumb = {
-    .name = "photo thumb", .args = "FILE...", .summary = "",
+    .name = "photo thumb",
+    .args = "FILE...",
+    .summary = "",
     .description = "Write an upright JPEG or WebP preview whose longest side is --size.",
     .run = run_thumb,
 };
 static const cli_cmd sub_decode = {
-    .name = "photo decode", .args = "FILE...", .summary = "",
+    .name = "photo decode",
+    .args = "FILE...",
+    .summary = "",
     .description = "Decode files the way face detection does (shrink-on-load, letterbox) and\n"
                    "print throughput and peak memory.",
     .run = run_decode,
@@ -217,7 +231,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv) {
             if (strcmp(argv[1], subs[i]->name + 6) == 0) return subs[i]->run(subs[i], argc - 1, argv + 1);
     }
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("Usage: kadr photo info|thumb|decode [options] FILE...\n\n%s\n%s\n", cmd->description, common_help);
+        printf("Usage: kadr photo info|thumb|decode [options] FILE...\n\n%s\n\n%s\n", cmd->description,
+               common_help);
         return CLI_OK;
     }
     return cli_error(cmd, CLI_USAGE, "expected a subcommand: info, thumb or decode (see --help)");

@@ -1,9 +1,12 @@
 /* core.c -- libvips start-up, its error glue, and format sniffing.
  *
- * libvips keeps one error buffer per process in 8.14 (later versions make
- * it per thread); we clear it before each call whose failure we report and
- * move its text into the calling thread's ut_fail message right after, so
- * a message never outlives the call that caused it. libvips' own warnings
+ * libvips keeps one error buffer for the whole process, shared by all
+ * threads (libvips docs, "VIPS and threads"), so a failure's text can in
+ * principle be picked up by another thread failing at the same moment.
+ * We take it with vips_error_buffer_copy(), which locks, copies and clears
+ * in one step (no torn reads), right after the failing call, and always
+ * prefix the file name ourselves: the name in a message is always right,
+ * the libvips reason is the best available. libvips' own warnings
  * (GLib log domain "VIPS") are routed to kadr's debug log, not stderr.
  *
  * The operation cache is switched off: kadr reads each photo once, and a
@@ -33,8 +36,9 @@ int img_init(int threads) {
             vips_cache_set_max(0);
             vips_cache_set_max_mem(0);
             vips_cache_set_max_files(0);
-            g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO |
-                              G_LOG_LEVEL_DEBUG, route_vips_log, NULL);
+            g_log_set_handler(
+                "VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG,
+                route_vips_log, NULL);
             started = 1;
         }
     }
@@ -54,14 +58,10 @@ void img_shutdown(void) {
     pthread_mutex_unlock(&init_lock);
 }
 
-void img__vips_clear(void) {
-    vips_error_clear();
-}
-
 /* libvips' buffer holds lines "domain: text\n"; keep the last non-empty
  * line, which is the most specific. */
 int img__vips_fail(int code, const char *name, const char *what) {
-    const char *buf = vips_error_buffer();
+    char *buf = vips_error_buffer_copy();
     char line[400] = "";
     const char *p = buf;
     while (p && *p) {
@@ -74,7 +74,7 @@ int img__vips_fail(int code, const char *name, const char *what) {
         }
         p = nl ? nl + 1 : NULL;
     }
-    vips_error_clear();
+    g_free(buf);
     if (!line[0]) snprintf(line, sizeof line, "%s", "decoder failed without a message");
     return ut_fail(code, "%s: %s: %s", name ? name : "(buffer)", what, line);
 }
@@ -156,7 +156,8 @@ static const char *loader_of(img_format fmt) {
     case IMG_FMT_TIFF: return "tiffload";
     case IMG_FMT_BMP: return "magickload";
     case IMG_FMT_GIF: return "gifload";
-    case IMG_FMT_HEIF: case IMG_FMT_AVIF: return "heifload";
+    case IMG_FMT_HEIF:
+    case IMG_FMT_AVIF: return "heifload";
     case IMG_FMT_JXL: return "jxlload";
     default: return NULL;
     }

@@ -40,10 +40,18 @@ static uint32_t rd32(const tiff *t, size_t at) {
 
 static size_t type_size(uint16_t type) {
     switch (type) {
-    case 1: case 2: case 6: case 7: return 1;
-    case 3: case 8: return 2;
-    case 4: case 9: case 11: return 4;
-    case 5: case 10: case 12: return 8;
+    case 1:
+    case 2:
+    case 6:
+    case 7: return 1;
+    case 3:
+    case 8: return 2;
+    case 4:
+    case 9:
+    case 11: return 4;
+    case 5:
+    case 10:
+    case 12: return 8;
     default: return 0;
     }
 }
@@ -116,14 +124,16 @@ static int norm_date(const char *s, char out[20]) {
         return 0;
     int has_sec = s[16] == ':' && digits(s + 17, 2);
     if (!memcmp(s, "0000", 4) || !memcmp(s + 5, "00", 2)) return 0;
-    snprintf(out, 20, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s", s, s + 5, s + 8, s + 11, s + 14, has_sec ? s + 17 : "00");
+    snprintf(out, 20, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s", s, s + 5, s + 8, s + 11, s + 14,
+             has_sec ? s + 17 : "00");
     return 1;
 }
 
 /* "+hh:mm" / "-hh:mm" / "Z" into out, or "". */
 static void norm_offset(const char *s, char out[8]) {
     out[0] = 0;
-    if (s[0] == 'Z') snprintf(out, 8, "Z");
+    if (s[0] == 'Z')
+        snprintf(out, 8, "Z");
     else if ((s[0] == '+' || s[0] == '-') && digits(s + 1, 2) && s[3] == ':' && digits(s + 4, 2))
         snprintf(out, 8, "%.6s", s);
 }
@@ -173,9 +183,13 @@ static void read_gps_ifd(const tiff *t, size_t off, img_meta *m) {
     for (unsigned i = 0; i < n; i++) {
         if (!get_entry(t, off, i, &e)) continue;
         switch (e.tag) {
-        case 1: if (e.type == 2) latref = (char)t->p[e.at]; break;
+        case 1:
+            if (e.type == 2) latref = (char)t->p[e.at];
+            break;
         case 2: lat = dms(t, &e); break;
-        case 3: if (e.type == 2) lonref = (char)t->p[e.at]; break;
+        case 3:
+            if (e.type == 2) lonref = (char)t->p[e.at];
+            break;
         case 4: lon = dms(t, &e); break;
         case 5: below = get_uint(t, &e) == 1; break;
         case 6: alt = get_rational(t, &e, 0); break;
@@ -217,10 +231,19 @@ int img_exif_parse(const void *data, size_t len, img_meta *m) {
     for (unsigned i = 0; i < n; i++) {
         if (!get_entry(&t, ifd0, i, &e)) continue;
         switch (e.tag) {
-        case 0x010F: if (e.type == 2) get_ascii(&t, &e, m->make, sizeof m->make); break;
-        case 0x0110: if (e.type == 2) get_ascii(&t, &e, m->model, sizeof m->model); break;
-        case 0x0112: { uint32_t o = get_uint(&t, &e); if (o >= 1 && o <= 8) m->orientation = (int)o; } break;
-        case 0x0132: if (e.type == 2) get_ascii(&t, &e, d.dt, sizeof d.dt); break;
+        case 0x010F:
+            if (e.type == 2) get_ascii(&t, &e, m->make, sizeof m->make);
+            break;
+        case 0x0110:
+            if (e.type == 2) get_ascii(&t, &e, m->model, sizeof m->model);
+            break;
+        case 0x0112: {
+            uint32_t o = get_uint(&t, &e);
+            if (o >= 1 && o <= 8) m->orientation = (int)o;
+        } break;
+        case 0x0132:
+            if (e.type == 2) get_ascii(&t, &e, d.dt, sizeof d.dt);
+            break;
         case 0x8769: exif_off = get_uint(&t, &e); break;
         case 0x8825: gps_off = get_uint(&t, &e); break;
         }
@@ -245,9 +268,12 @@ static int xmp_value(const char *x, size_t n, const char *prop, char *out, size_
         if (memcmp(x + i, prop, pl)) continue;
         size_t at = i + pl;
         char end;
-        if (x[at] == '=' && (x[at + 1] == '"' || x[at + 1] == '\'')) end = x[at + 1], at += 2;
-        else if (x[at] == '>') end = '<', at += 1;
-        else continue;
+        if (x[at] == '=' && (x[at + 1] == '"' || x[at + 1] == '\''))
+            end = x[at + 1], at += 2;
+        else if (x[at] == '>')
+            end = '<', at += 1;
+        else
+            continue;
         size_t k = 0;
         while (at < n && x[at] != end && k + 1 < cap) out[k++] = x[at++];
         out[k] = 0;

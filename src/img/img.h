@@ -126,9 +126,13 @@ int img_load(img_photo *ph, const img_load_opts *opts, img_pixels *out);
 void img_pixels_free(img_pixels *p);
 /* img_load, then planar float with per-channel normalisation; mean and std
  * are in the output's channel order (BGR if opts->order is IMG_BGR). */
-int img_load_tensor(img_photo *ph, const img_load_opts *opts, const float mean[3],
-                    const float std[3], img_tensor *out);
+int img_load_tensor(img_photo *ph, const img_load_opts *opts, const float mean[3], const float std[3],
+                    img_tensor *out);
 void img_tensor_free(img_tensor *t);
+
+/* Decode the whole photo at a tiny size (shrink-on-load keeps this cheap)
+ * to find truncated or corrupt data the header does not reveal. */
+int img_check(img_photo *ph);
 
 void img_to_orig(const img_map *m, double mx, double my, double *x, double *y);
 void img_from_orig(const img_map *m, double x, double y, double *mx, double *my);
@@ -156,19 +160,19 @@ typedef enum {
 } img_date_source;
 
 typedef struct {
-    char file[4096];     /* path or buffer name */
+    char file[4096]; /* path or buffer name */
     img_format format;
-    int64_t file_size;   /* bytes */
-    int width, height;   /* after orientation */
-    int orientation;     /* 1..8 (1 when absent) */
-    char date[40];       /* "YYYY-MM-DDTHH:MM:SS[.sss][+hh:mm]", "" if none */
+    int64_t file_size; /* bytes */
+    int width, height; /* after orientation */
+    int orientation;   /* 1..8 (1 when absent) */
+    char date[40];     /* "YYYY-MM-DDTHH:MM:SS[.sss][+hh:mm]", "" if none */
     img_date_source date_source;
     char make[64], model[128]; /* "" when absent */
     int has_gps;
-    double lat, lon;     /* signed decimal degrees, north/east positive */
+    double lat, lon; /* signed decimal degrees, north/east positive */
     int has_alt;
-    double alt;          /* metres, negative below sea level */
-    char sha256[65];     /* of the file's bytes */
+    double alt;      /* metres, negative below sea level */
+    char sha256[65]; /* of the file's bytes */
 } img_meta;
 
 /* Metadata of an opened photo (reads the EXIF the header carries, hashes
@@ -200,7 +204,6 @@ int img_thumb(img_photo *ph, int size, int fmt, uint8_t **out, size_t *len);
  * one is. Files are written to a temporary name and renamed into place.
  * *out_path (ut_malloc'd) is the cached file; *hit says whether it was
  * already there. */
-int img_thumb_cached(const char *path, const char *cache_dir, int size, int fmt,
-                     char **out_path, int *hit);
+int img_thumb_cached(const char *path, const char *cache_dir, int size, int fmt, char **out_path, int *hit);
 
 #endif

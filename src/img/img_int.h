@@ -12,10 +12,10 @@
 #include <vips/vips.h>
 
 struct img_photo {
-    char *path;        /* file, or NULL for a buffer */
-    uint8_t *buf;      /* owned copy of the buffer, or NULL */
+    char *path;   /* file, or NULL for a buffer */
+    uint8_t *buf; /* owned copy of the buffer, or NULL */
     size_t len;
-    char *name;        /* for messages: the path or the caller's name */
+    char *name; /* for messages: the path or the caller's name */
     img_format fmt;
     int stored_w, stored_h; /* as stored, before orientation */
     int width, height;      /* after orientation */
@@ -23,11 +23,9 @@ struct img_photo {
     int64_t file_size;
 };
 
-/* Record libvips' error (and clear its buffer) as a ut_fail message
- * "NAME: WHAT: reason"; returns code. */
+/* Record libvips' error (taking and clearing its buffer) as a ut_fail
+ * message "NAME: WHAT: reason"; returns code. */
 int img__vips_fail(int code, const char *name, const char *what);
-/* Clear libvips' error buffer before a call whose failure we report. */
-void img__vips_clear(void);
 
 /* A VipsImage of the photo's header, lazily decoded (access as given),
  * fail_on set to warnings. The caller unrefs. */

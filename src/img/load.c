@@ -42,7 +42,6 @@ static int decode(const img_photo *ph, int bw, int bh, VipsSize vsize, uint8_t *
     if (!rc) rc = img__to_rgb8(ph, im, &rgb);
     if (rc) return rc;
     size_t n = 0;
-    img__vips_clear();
     *px = vips_image_write_to_memory(rgb, &n);
     *w = vips_image_get_width(rgb);
     *h = vips_image_get_height(rgb);
@@ -89,9 +88,16 @@ int img_load(img_photo *ph, const img_load_opts *o, img_pixels *out) {
     g_free(px);
     if (o->order == IMG_BGR) swap_rb(dst, (size_t)ow * oh);
     *out = (img_pixels){
-        .width = ow, .height = oh, .stride = ow * 3, .pixels = dst,
-        .map = {.sx = (double)w / ph->width, .sy = (double)h / ph->height, .ox = ox, .oy = oy,
-                .orig_w = ph->width, .orig_h = ph->height},
+        .width = ow,
+        .height = oh,
+        .stride = ow * 3,
+        .pixels = dst,
+        .map = {.sx = (double)w / ph->width,
+                .sy = (double)h / ph->height,
+                .ox = ox,
+                .oy = oy,
+                .orig_w = ph->width,
+                .orig_h = ph->height},
     };
     return UT_OK;
 }
@@ -141,4 +147,12 @@ void img_to_orig(const img_map *m, double mx, double my, double *x, double *y) {
 void img_from_orig(const img_map *m, double x, double y, double *mx, double *my) {
     *mx = x * m->sx + m->ox;
     *my = y * m->sy + m->oy;
+}
+
+int img_check(img_photo *ph) {
+    uint8_t *px;
+    int w, h;
+    int rc = decode(ph, 32, 32, VIPS_SIZE_DOWN, &px, &w, &h);
+    if (!rc) g_free(px);
+    return rc;
 }

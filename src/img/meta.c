@@ -7,7 +7,60 @@
 #include "img_int.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* ---- PNG eXIf ------------------------------------------------------------
+ * libvips 8.14 reads a PNG's metadata only up to the first IDAT, but
+ * cameras' and editors' eXIf chunks often follow the pixels. Walk the
+ * chunk list (lengths checked against the file; at most 4096 chunks) and
+ * hand an eXIf chunk to the EXIF parser. */
+
+#define PNG_MAX_EXIF (1 << 20)
+
+typedef struct {
+    FILE *f;            /* a file, or */
+    const uint8_t *buf; /* a buffer */
+    size_t len;
+} src;
+
+static int src_read(src *s, uint64_t at, void *dst, size_t n) {
+    if (s->buf) {
+        if (at > s->len || n > s->len - at) return 0;
+        memcpy(dst, s->buf + at, n);
+        return 1;
+    }
+    return fseeko(s->f, (off_t)at, SEEK_SET) == 0 && fread(dst, 1, n, s->f) == n;
+}
+
+static void png_exif(src *s, img_meta *m) {
+    uint64_t at = 8;
+    uint8_t hdr[8];
+    for (int i = 0; i < 4096 && src_read(s, at, hdr, 8); i++) {
+        uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+        if (!memcmp(hdr + 4, "IEND", 4)) return;
+        if (!memcmp(hdr + 4, "eXIf", 4)) {
+            if (len == 0 || len > PNG_MAX_EXIF) return;
+            uint8_t *data = ut_malloc(len);
+            if (data && src_read(s, at + 8, data, len)) img_exif_parse(data, len, m);
+            ut_free(data);
+            return;
+        }
+        at += 12ull + len;
+    }
+}
+
+static void png_exif_of(const img_photo *ph, img_meta *m) {
+    src s = {0};
+    if (ph->buf) {
+        s.buf = ph->buf;
+        s.len = ph->len;
+        png_exif(&s, m);
+    } else if ((s.f = fopen(ph->path, "rb"))) {
+        png_exif(&s, m);
+        fclose(s.f);
+    }
+}
 
 static void blob(VipsImage *im, const char *name, const void **p, size_t *n) {
     *p = NULL;
@@ -45,7 +98,10 @@ int img_meta_get(img_photo *ph, img_meta *m) {
     const void *p;
     size_t n;
     blob(im, VIPS_META_EXIF_NAME, &p, &n);
-    if (p && n) img_exif_parse(p, n, m);
+    if (p && n)
+        img_exif_parse(p, n, m);
+    else if (ph->fmt == IMG_FMT_PNG)
+        png_exif_of(ph, m);
     blob(im, VIPS_META_XMP_NAME, &p, &n);
     if (p && n) img_xmp_parse(p, n, m);
     g_object_unref(im);

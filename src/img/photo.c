@@ -18,16 +18,15 @@
  * the sniffed format belongs to. */
 static int loader_matches(img_format fmt, const char *loader) {
     static const char *const family[] = {
-        [IMG_FMT_JPEG] = "jpegload", [IMG_FMT_PNG] = "pngload", [IMG_FMT_WEBP] = "webpload",
+        [IMG_FMT_JPEG] = "jpegload", [IMG_FMT_PNG] = "pngload",    [IMG_FMT_WEBP] = "webpload",
         [IMG_FMT_TIFF] = "tiffload", [IMG_FMT_BMP] = "magickload", [IMG_FMT_GIF] = "gifload",
-        [IMG_FMT_HEIF] = "heifload", [IMG_FMT_AVIF] = "heifload", [IMG_FMT_JXL] = "jxlload",
+        [IMG_FMT_HEIF] = "heifload", [IMG_FMT_AVIF] = "heifload",  [IMG_FMT_JXL] = "jxlload",
     };
     const char *want = fmt > 0 && fmt <= IMG_FMT_JXL ? family[fmt] : NULL;
     return want && loader && strncmp(loader, want, strlen(want)) == 0;
 }
 
 int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out) {
-    img__vips_clear();
     VipsImage *im;
     if (ph->path)
         im = vips_image_new_from_file(ph->path, "access", access, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
@@ -38,19 +37,22 @@ int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out) {
     const char *loader = NULL;
     if (vips_image_get_typeof(im, "vips-loader")) vips_image_get_string(im, "vips-loader", &loader);
     if (!loader_matches(ph->fmt, loader)) {
+        /* The loader's name lives in the image: copy it before the unref. */
+        char name[64];
+        snprintf(name, sizeof name, "%s", loader ? loader : "no loader");
         g_object_unref(im);
         return ut_fail(UT_EUNSUPPORTED, "%s: content looks like %s but libvips picked %s", ph->name,
-                       img_format_name(ph->fmt), loader ? loader : "no loader");
+                       img_format_name(ph->fmt), name);
     }
     *out = im;
     return UT_OK;
 }
 
 int img__thumbnail(const img_photo *ph, int w, int h, VipsSize size, VipsImage **out) {
-    img__vips_clear();
     int rc;
     if (ph->path)
-        rc = vips_thumbnail(ph->path, out, w, "height", h, "size", size, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+        rc = vips_thumbnail(ph->path, out, w, "height", h, "size", size, "fail_on", VIPS_FAIL_ON_WARNING,
+                            NULL);
     else
         rc = vips_thumbnail_buffer(ph->buf, ph->len, out, w, "height", h, "size", size, "fail_on",
                                    VIPS_FAIL_ON_WARNING, NULL);
@@ -69,7 +71,8 @@ int img__to_rgb8(const img_photo *ph, VipsImage *in, VipsImage **out) {
     int rc = UT_OK;
     if (vips_image_get_interpretation(im) != VIPS_INTERPRETATION_sRGB) {
         t = NULL;
-        rc = step(ph, &im, &t, vips_colourspace(im, &t, VIPS_INTERPRETATION_sRGB, NULL), "cannot convert to sRGB");
+        rc = step(ph, &im, &t, vips_colourspace(im, &t, VIPS_INTERPRETATION_sRGB, NULL),
+                  "cannot convert to sRGB");
     }
     if (!rc && vips_image_hasalpha(im)) {
         double white[] = {255, 255, 255};
@@ -124,11 +127,13 @@ static int check_format(img_photo *ph, const uint8_t *head, size_t n) {
     if (n == 0) return ut_fail(UT_EFORMAT, "%s: empty file (0 bytes)", ph->name);
     ph->fmt = img_sniff(head, n);
     if (ph->fmt == IMG_FMT_UNKNOWN)
-        return ut_fail(UT_EFORMAT, "%s: not an image: content is not JPEG, PNG, WebP, TIFF, BMP, GIF, "
-                                   "HEIC/AVIF or JPEG XL", ph->name);
+        return ut_fail(UT_EFORMAT,
+                       "%s: not an image: content is not JPEG, PNG, WebP, TIFF, BMP, GIF, "
+                       "HEIC/AVIF or JPEG XL",
+                       ph->name);
     if (!img_format_supported(ph->fmt))
-        return ut_fail(UT_EUNSUPPORTED, "%s: %s images are not supported by this build of libvips",
-                       ph->name, img_format_name(ph->fmt));
+        return ut_fail(UT_EUNSUPPORTED, "%s: %s images are not supported by this build of libvips", ph->name,
+                       img_format_name(ph->fmt));
     return UT_OK;
 }
 
@@ -202,7 +207,15 @@ void img_close(img_photo *ph) {
     ut_free(ph);
 }
 
-int img_width(const img_photo *ph) { return ph->width; }
-int img_height(const img_photo *ph) { return ph->height; }
-int img_orientation(const img_photo *ph) { return ph->orientation; }
-img_format img_photo_format(const img_photo *ph) { return ph->fmt; }
+int img_width(const img_photo *ph) {
+    return ph->width;
+}
+int img_height(const img_photo *ph) {
+    return ph->height;
+}
+int img_orientation(const img_photo *ph) {
+    return ph->orientation;
+}
+img_format img_photo_format(const img_photo *ph) {
+    return ph->fmt;
+}

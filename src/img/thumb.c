@@ -34,7 +34,6 @@ int img_thumb(img_photo *ph, int size, int fmt, uint8_t **out, size_t *len) {
     if (rc) return rc;
     void *buf = NULL;
     size_t n = 0;
-    img__vips_clear();
     int vr = fmt == IMG_JPEG ? vips_jpegsave_buffer(rgb, &buf, &n, "Q", 82, "strip", TRUE, NULL)
                              : vips_webpsave_buffer(rgb, &buf, &n, "Q", 80, "strip", TRUE, NULL);
     g_object_unref(rgb);
@@ -64,8 +63,10 @@ static int write_atomic(const char *path, const void *data, size_t n) {
     while (!rc && n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) rc = ut_fail(UT_EIO, "%s: %s", tmp, strerror(errno));
-        else p += w, n -= (size_t)w;
+        if (w <= 0)
+            rc = ut_fail(UT_EIO, "%s: %s", tmp, strerror(errno));
+        else
+            p += w, n -= (size_t)w;
     }
     if (fd >= 0 && close(fd) && !rc) rc = ut_fail(UT_EIO, "%s: %s", tmp, strerror(errno));
     if (!rc && rename(tmp, path)) rc = ut_fail(ut_from_errno(errno), "%s: %s", path, strerror(errno));
@@ -84,9 +85,9 @@ static int stat_id(const char *path, file_id *id) {
     struct stat st;
     if (stat(path, &st)) return ut_fail(ut_from_errno(errno), "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return ut_fail(UT_EINVAL, "%s: not a regular file", path);
-    *id = (file_id){(unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-                    (unsigned long long)st.st_size,
-                    (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec};
+    *id = (file_id){
+        (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
+        (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec};
     return UT_OK;
 }
 
@@ -120,7 +121,8 @@ static int content_hash(const char *path, const char *idx, char hash[65], file_i
     *stable = same_id(id, &after);
     if (!*stable) return UT_OK;
     char line[200];
-    int n = snprintf(line, sizeof line, "%llu %llu %llu %llu %s\n", id->dev, id->ino, id->size, id->mtime_ns, hash);
+    int n = snprintf(line, sizeof line, "%llu %llu %llu %llu %s\n", id->dev, id->ino, id->size, id->mtime_ns,
+                     hash);
     return write_atomic(idx, line, (size_t)n);
 }
 

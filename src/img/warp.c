@@ -2,11 +2,12 @@
  *
  * All transforms of one photo share a single decode: the union of the
  * source rectangles the crops read (plus a one-pixel margin for the
- * bilinear neighbours) is cropped out of the oriented image and only that
- * rectangle is materialised. For an upright photo libvips streams the
- * file top to bottom and stops below the rectangle; a photo that needs
- * rotating is decoded with random access (libvips decodes it whole, to
- * memory or a temporary file, and frees it when we unref).
+ * bilinear neighbours) is mapped to the stored (un-oriented) image, cut
+ * out there and only that rectangle is materialised; libvips streams the
+ * file top to bottom and stops below it. The EXIF orientation is applied
+ * to the sampling coordinates, not to pixels: the eight orientations map
+ * the integer pixel-centre grid onto itself, so bilinear weights are the
+ * same in either frame and no rotated copy of the photo is ever made.
  *
  * Sampling follows cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0): output
  * pixel (X, Y) reads the source at M^-1 (X, Y), pixel centres on integers,
@@ -56,21 +57,38 @@ static rect source_rect(const inv_affine *t, int size, int w, int h) {
     return r;
 }
 
-/* Decode rectangle r of the oriented image to packed RGB (g_malloc'd). */
+/* Oriented coordinates (x, y) -> stored (u, v) for EXIF orientation o of
+ * a stored sw x sh image (pixel centres on integers). */
+static void to_stored(int o, int sw, int sh, double x, double y, double *u, double *v) {
+    switch (o) {
+    case 2: *u = sw - 1 - x, *v = y; break;
+    case 3: *u = sw - 1 - x, *v = sh - 1 - y; break;
+    case 4: *u = x, *v = sh - 1 - y; break;
+    case 5: *u = y, *v = x; break;
+    case 6: *u = y, *v = sh - 1 - x; break;
+    case 7: *u = sw - 1 - y, *v = sh - 1 - x; break;
+    case 8: *u = sw - 1 - y, *v = x; break;
+    default: *u = x, *v = y; break;
+    }
+}
+
+/* The stored rectangle holding oriented rectangle r (half-open). */
+static rect stored_rect(const img_photo *ph, rect r) {
+    double u0, v0, u1, v1;
+    to_stored(ph->orientation, ph->stored_w, ph->stored_h, r.x0, r.y0, &u0, &v0);
+    to_stored(ph->orientation, ph->stored_w, ph->stored_h, r.x1 - 1, r.y1 - 1, &u1, &v1);
+    rect s = {(int)fmin(u0, u1), (int)fmin(v0, v1), (int)fmax(u0, u1) + 1, (int)fmax(v0, v1) + 1};
+    return s;
+}
+
+/* Decode stored rectangle r to packed RGB (g_malloc'd). */
 static int decode_rect(img_photo *ph, rect r, uint8_t **px) {
     VipsImage *im, *t = NULL;
-    int upright = ph->orientation == 1;
-    int rc = img__open_vips(ph, upright ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, &im);
+    int rc = img__open_vips(ph, VIPS_ACCESS_SEQUENTIAL, &im);
     if (rc) return rc;
-    if (!upright) {
-        int vr = vips_autorot(im, &t, NULL);
+    if (vips_image_get_width(im) != ph->stored_w || vips_image_get_height(im) != ph->stored_h) {
         g_object_unref(im);
-        if (vr) return img__vips_fail(UT_EFORMAT, ph->name, "cannot orient");
-        im = t;
-    }
-    if (vips_image_get_width(im) != ph->width || vips_image_get_height(im) != ph->height) {
-        g_object_unref(im);
-        return ut_fail(UT_EFORMAT, "%s: oriented size changed between reads", ph->name);
+        return ut_fail(UT_EFORMAT, "%s: image size changed between reads", ph->name);
     }
     int vr = vips_crop(im, &t, r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0, NULL);
     g_object_unref(im);
@@ -78,7 +96,6 @@ static int decode_rect(img_photo *ph, rect r, uint8_t **px) {
     rc = img__to_rgb8(ph, t, &im);
     if (rc) return rc;
     size_t n = 0;
-    img__vips_clear();
     *px = vips_image_write_to_memory(im, &n);
     g_object_unref(im);
     if (!*px) return img__vips_fail(UT_EFORMAT, ph->name, "cannot decode");
@@ -89,29 +106,31 @@ static int decode_rect(img_photo *ph, rect r, uint8_t **px) {
     return UT_OK;
 }
 
-/* One crop; src holds rectangle r of a w x h image. */
-static void sample(const inv_affine *t, const uint8_t *src, rect r, int w, int h, int size, int bgr,
+/* One crop; src holds stored rectangle r of the photo. */
+static void sample(const img_photo *ph, const inv_affine *t, const uint8_t *src, rect r, int size, int bgr,
                    uint8_t *out) {
-    int rw = r.x1 - r.x0;
+    int rw = r.x1 - r.x0, sw = ph->stored_w, sh = ph->stored_h;
     for (int Y = 0; Y < size; Y++) {
         for (int X = 0; X < size; X++, out += 3) {
-            double sx = t->a * X + t->b * Y + t->c, sy = t->d * X + t->e * Y + t->f;
-            double fx0 = floor(sx), fy0 = floor(sy);
+            double su, sv;
+            to_stored(ph->orientation, sw, sh, t->a * X + t->b * Y + t->c, t->d * X + t->e * Y + t->f, &su,
+                      &sv);
+            double fu0 = floor(su), fv0 = floor(sv);
             float acc[3] = {0, 0, 0};
-            if (fx0 >= -1 && fy0 >= -1 && fx0 < w && fy0 < h) {
-                int x0 = (int)fx0, y0 = (int)fy0;
-                float fx = (float)(sx - fx0), fy = (float)(sy - fy0);
-                float wts[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+            if (fu0 >= -1 && fv0 >= -1 && fu0 < sw && fv0 < sh) {
+                int u0 = (int)fu0, v0 = (int)fv0;
+                float fu = (float)(su - fu0), fv = (float)(sv - fv0);
+                float wts[4] = {(1 - fu) * (1 - fv), fu * (1 - fv), (1 - fu) * fv, fu * fv};
                 for (int k = 0; k < 4; k++) {
-                    int x = x0 + (k & 1), y = y0 + (k >> 1);
-                    if (x < r.x0 || y < r.y0 || x >= r.x1 || y >= r.y1) continue;
-                    const uint8_t *p = src + ((size_t)(y - r.y0) * rw + (x - r.x0)) * 3;
+                    int u = u0 + (k & 1), v = v0 + (k >> 1);
+                    if (u < r.x0 || v < r.y0 || u >= r.x1 || v >= r.y1) continue;
+                    const uint8_t *p = src + ((size_t)(v - r.y0) * rw + (u - r.x0)) * 3;
                     for (int c = 0; c < 3; c++) acc[c] += wts[k] * p[c];
                 }
             }
             for (int c = 0; c < 3; c++) {
-                float v = acc[c] + 0.5f;
-                out[bgr ? 2 - c : c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                float val = acc[c] + 0.5f;
+                out[bgr ? 2 - c : c] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : val);
             }
         }
     }
@@ -137,10 +156,13 @@ int img_warp(img_photo *ph, const double (*m)[6], int n, int size, int order, ui
     }
     uint8_t *px = NULL;
     int empty = u.x1 <= u.x0 || u.y1 <= u.y0;
-    if (!rc && !empty) rc = decode_rect(ph, u, &px);
+    rect su = empty ? u : stored_rect(ph, u);
+    if (!rc && !empty) rc = decode_rect(ph, su, &px);
     for (int i = 0; i < n && !rc; i++) {
-        if (empty) memset(outs[i], 0, (size_t)size * size * 3);
-        else sample(&inv[i], px, u, ph->width, ph->height, size, order == IMG_BGR, outs[i]);
+        if (empty)
+            memset(outs[i], 0, (size_t)size * size * 3);
+        else
+            sample(ph, &inv[i], px, su, size, order == IMG_BGR, outs[i]);
     }
     g_free(px);
     ut_free(inv);

@@ -13,9 +13,14 @@
 #include "api_int.h"
 #include "util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifndef KADR_WEB_DIR_DEFAULT
 #define KADR_WEB_DIR_DEFAULT "web"
@@ -211,10 +216,32 @@ int api_server_start(const api_config *cfg, api_server **out) {
 
 int api_server_port(const api_server *srv) { return srv->port; }
 
+/* CivetWeb's accept loop polls with a 2 s timeout and only then sees the
+ * stop flag; one throwaway connection made just after mg_stop() has set
+ * it wakes the loop at once, so stopping takes milliseconds. */
+static void *wake_accept_loop(void *arg) {
+    api_server *srv = arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (strcmp(srv->host, "127.0.0.1") && strcmp(srv->host, "0.0.0.0") && strcmp(srv->host, "localhost"))
+        inet_pton(AF_INET, srv->host, &a.sin_addr);
+    if (fd >= 0) {
+        connect(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+    }
+    return NULL;
+}
+
 void api_server_stop(api_server *srv) {
     if (!srv) return;
     api__hub_stop(srv);
+    pthread_t waker;
+    int woke = pthread_create(&waker, NULL, wake_accept_loop, srv) == 0;
     mg_stop(srv->mg);
+    if (woke) pthread_join(waker, NULL);
     mg_exit_library();
     free_server(srv);
 }

@@ -172,6 +172,9 @@ static int start_civetweb(api_server *srv, const api_config *cfg) {
         "request_timeout_ms", "30000",
         "keep_alive_timeout_ms", "5000",
         "websocket_timeout_ms", "3600000",
+        /* CivetWeb answers CORS preflights itself with "*" by default;
+         * CORS is ours to decide (off unless --cors). */
+        "access_control_allow_origin", "",
         NULL,
     };
     struct mg_callbacks cb = {.log_message = log_message};

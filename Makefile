@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-server fmt build asan models clean
 
 all: build
 
@@ -46,6 +46,12 @@ bench:
 	scripts/setup.sh bench
 	$(MAKE) build
 	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
+
+# HTTP load on the server with wrk (bench/server.sh; DURATION=30 by default).
+bench-server:
+	scripts/setup.sh bench
+	$(MAKE) build
+	bench/server.sh $(KADR)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

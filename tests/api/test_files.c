@@ -88,6 +88,53 @@ TEST(folder_lists_images_and_counts) {
     api_server_stop(srv);
 }
 
+/* Undo Transfer-Encoding: chunked in place (the test client keeps it). */
+static size_t dechunk(char *body, size_t len) {
+    size_t in = 0, out = 0;
+    while (in < len) {
+        char *end;
+        unsigned long n = strtoul(body + in, &end, 16);
+        char *crlf = strstr(end, "\r\n");
+        if (!crlf || n == 0) break;
+        in = (size_t)(crlf + 2 - body);
+        memmove(body + out, body + in, n);
+        out += n;
+        in += n + 2;
+    }
+    body[out] = 0;
+    return out;
+}
+
+/* A folder whose listing is over 256 KiB is streamed in chunks; the JSON
+ * must come out whole, with names escaped. */
+TEST(big_folder_streams_valid_json) {
+    setup("bigfolder");
+    ut_mkdirs(pathf("%s/big", g_root));
+    for (int i = 0; i < 3000; i++) {
+        char name[800];
+        snprintf(name, sizeof name, "%s/big/IMG_%05d_with_a_rather_long_file_name.jpg", g_root, i);
+        write_file(name, "x", 1);
+    }
+    write_file(pathf("%s/big/we\"ird\\name.jpg", g_root), "q", 1);
+    http_resp r;
+    CHECK_EQ_INT(get(srv, "/api/folder?path=big", &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(strcasestr(r.headers, "Transfer-Encoding: chunked"));
+    size_t n = dechunk(r.body, r.body_len);
+    json_error_t err;
+    json_t *doc = json_loadb(r.body, n, 0, &err);
+    if (!doc) fprintf(stderr, "bad JSON: %s at %d\n", err.text, err.position);
+    CHECK(doc);
+    CHECK_EQ_INT(json_integer_value(json_object_get(doc, "image_count")), 3001);
+    json_t *c = json_object_get(doc, "contents");
+    CHECK_EQ_INT(json_array_size(c), 3002); /* + parent */
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(c, 1), "path")), "/big/IMG_00000_with"));
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(c, 3001), "name")), "we\"ird\\name.jpg"));
+    json_decref(doc);
+    http_resp_free(&r);
+    api_server_stop(srv);
+}
+
 /* Each of these must be refused with 403 and the one error shape. */
 TEST(path_escapes_are_403) {
     setup("escape");

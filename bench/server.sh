@@ -40,7 +40,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 # run NAME URL -> prints a result line, sets RPS
 run() {
   local name=$1 url=$2 out
-  out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 30s --latency "$url")
   RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   local p50 p99 non2xx sockerr
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")

@@ -174,6 +174,10 @@ TEST(sse_streams_events) {
     send_str(fd, req, strlen(req));
     wait_clients(srv, 1);
     CHECK_EQ_INT(api_event_clients(srv), 1);
+    http_resp h;
+    CHECK_EQ_INT(get(srv, "/health", &h), 0);
+    CHECK(strstr(h.body, "\"events\":{\"status\":\"ok\",\"clients\":1}"));
+    http_resp_free(&h);
     api_publish_event(srv, "{\"type\":\"job\",\"n\":1}");
     api_publish_event(srv, "{\"type\":\"job\",\"n\":2}");
     api_publish_event(srv, "{\"type\":\"job\",\"n\":3}");

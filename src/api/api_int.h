@@ -11,6 +11,10 @@
 #include <stdint.h>
 
 #define API_MAX_PARAMS 4
+/* Worker threads kept free for ordinary requests: every WebSocket and SSE
+ * stream holds a worker for its lifetime, so without a reserve enough
+ * idle streams would starve the API. */
+#define API_RESERVED_THREADS 8
 
 typedef struct api_hub api_hub;
 typedef struct api_metrics api_metrics;
@@ -29,6 +33,7 @@ struct api_server {
     char *vendor_dir;
     char *cors_origin;
     int max_per_client;
+    int threads;         /* CivetWeb workers; streams may hold all but API_RESERVED_THREADS */
     int64_t max_upload_bytes;
     int64_t zip_max_bytes;
     int64_t zip_max_entries;
@@ -156,6 +161,8 @@ void api__hub_destroy(api_hub *hub);
 void api__hub_register_ws(api_server *srv);
 int api__events_sse(api_req *req);
 int api__ws_plain(api_req *req);
+/* 1 if one more stream may take a worker thread. */
+int api__stream_slot_free(api_server *srv);
 /* Wake every streaming client so it ends (before mg_stop). */
 void api__hub_stop(api_server *srv);
 long long api__hub_published(const api_server *srv);

@@ -214,10 +214,19 @@ static void *ws_writer(void *arg) {
     return NULL;
 }
 
+int api__stream_slot_free(api_server *srv) {
+    return api_event_clients(srv) < srv->threads - API_RESERVED_THREADS;
+}
+
 static int ws_connect(const struct mg_connection *conn, void *cbdata) {
     api_server *srv = cbdata;
     if (!ws_authorised(conn, srv)) {
         ut_info("websocket refused: missing or wrong token");
+        return 1;
+    }
+    if (!api__stream_slot_free(srv)) {
+        ut_warn("websocket refused: %d progress streams hold all but %d worker threads (raise --threads)",
+                api_event_clients(srv), API_RESERVED_THREADS);
         return 1;
     }
     return 0;
@@ -273,6 +282,9 @@ int api__ws_plain(api_req *req) {
 
 int api__events_sse(api_req *req) {
     api_hub *h = req->srv->hub;
+    if (!api__stream_slot_free(req->srv))
+        return api__reply_error(req, 503, "busy", "too many progress streams for %d worker threads (raise --threads)",
+                                req->srv->threads);
     mg_response_header_start(req->conn, 200);
     mg_response_header_add(req->conn, "Content-Type", "text/event-stream", -1);
     mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);

@@ -20,6 +20,7 @@ static const char *status_text(int code) {
     case 413: return "Upload over the configured size limit";
     case 429: return "Too many concurrent requests from this client";
     case 501: return "Needs a module not in this build yet";
+    case 503: return "All stream slots taken (each stream holds a worker; raise --threads)";
     default: return "Error";
     }
 }

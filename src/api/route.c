@@ -51,8 +51,8 @@ const api_route api__routes[] = {
     {"GET", "/api/tasks/{task_id}", api__task_get, "One task", 0, "compat", p_task, NULL, NULL, "404", 0},
     {"GET", "/api/image/preview", api__preview, "JPEG thumbnail of an image (with the img module)", 0, "compat", p_preview, NULL, "image/jpeg", "400 403 404 501", 0},
     /* Live progress. */
-    {"GET", "/ws", api__ws_plain, "Progress events over WebSocket (one JSON text message per event)", 0, "events", p_token, NULL, NULL, "400", 1},
-    {"GET", "/api/v1/events", api__events_sse, "Progress events as Server-Sent Events (fallback for /ws)", 0, "events", p_token, NULL, "text/event-stream", NULL, 1},
+    {"GET", "/ws", api__ws_plain, "Progress events over WebSocket (one JSON text message per event)", 0, "events", p_token, NULL, NULL, "400 503", 1},
+    {"GET", "/api/v1/events", api__events_sse, "Progress events as Server-Sent Events (fallback for /ws)", 0, "events", p_token, NULL, "text/event-stream", "503", 1},
 };
 const size_t api__nroutes = sizeof api__routes / sizeof api__routes[0];
 

@@ -164,7 +164,8 @@ static int copy_config(api_server *srv, const api_config *cfg) {
 static int start_civetweb(api_server *srv, const api_config *cfg) {
     char listen[300], threads[16];
     snprintf(listen, sizeof listen, "%s:%d", srv->host, cfg->port);
-    snprintf(threads, sizeof threads, "%d", cfg->threads > 0 ? cfg->threads : 64);
+    srv->threads = cfg->threads > 0 ? cfg->threads : 64;
+    snprintf(threads, sizeof threads, "%d", srv->threads);
     const char *options[] = {
         "listening_ports", listen,
         "num_threads", threads,

@@ -244,4 +244,32 @@ TEST(streams_need_the_token) {
     api_server_stop(srv);
 }
 
+/* Streams may not take the last worker threads: with 12 workers only 4
+ * streams fit, and plain requests still get answered. */
+TEST(streams_leave_workers_for_requests) {
+    make_dirs("reserve");
+    api_config cfg = {.threads = 12};
+    api_server *srv = start_server(&cfg);
+    int port = api_server_port(srv);
+    static ws_client cs[6];
+    for (int i = 0; i < 4; i++) cs[i] = (ws_client){.fd = ws_open(port, NULL)};
+    CHECK(pump(cs, 4, 0, 10));
+    wait_clients(srv, 4);
+    CHECK_EQ_INT(api_event_clients(srv), 4);
+    int extra = ws_open(port, NULL);
+    char buf[256] = "";
+    ssize_t k = recv(extra, buf, sizeof buf - 1, 0);
+    CHECK(k <= 0 || strncmp(buf, "HTTP/1.1 101", 12) != 0);
+    close(extra);
+    http_resp r;
+    CHECK_EQ_INT(get(srv, "/api/v1/events", &r), 0);
+    CHECK_EQ_INT(r.status, 503);
+    http_resp_free(&r);
+    CHECK_EQ_INT(get(srv, "/health", &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    http_resp_free(&r);
+    for (int i = 0; i < 4; i++) close(cs[i].fd);
+    api_server_stop(srv);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }

@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench bench-img fmt build asan models clean
+.PHONY: all run test test-fast bench bench-img bench-server fmt build asan models clean
 
 all: build
 
@@ -53,6 +53,12 @@ bench-img:
 	scripts/setup.sh bench
 	$(MAKE) build
 	bench/img.sh $(KADR)
+
+# HTTP load on the server with wrk (bench/server.sh; DURATION=30 by default).
+bench-server:
+	scripts/setup.sh bench
+	$(MAKE) build
+	bench/server.sh $(KADR)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

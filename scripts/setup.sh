@@ -88,10 +88,26 @@ test_models() {
   KADR_HOME=build/models-home node scripts/install-models.mjs fr_detect fr_landmark fr_feature blazeface_back blazeface_front
 }
 
+# Swagger UI and ReDoc for /docs and /redoc, served by kadr itself from
+# build/web-vendor/node_modules (no CDN; the server needs no Node at run time).
+WEB_VENDOR_PKGS=(swagger-ui-dist@5.35.0 redoc@2.5.0)
+web_vendor() {
+  local dst=build/web-vendor stamp="${WEB_VENDOR_PKGS[*]}"
+  if [ -f "$dst/.installed" ] && [ "$(cat "$dst/.installed")" = "$stamp" ]; then
+    say "web-vendor: ${stamp} already installed in $dst"
+    return
+  fi
+  mkdir -p "$dst"
+  say "web-vendor: installing ${stamp} into $dst"
+  (cd "$dst" && npm install --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
+    --prefix . "${WEB_VENDOR_PKGS[@]}")
+  echo "$stamp" > "$dst/.installed"
+}
+
 case "${1:-}" in
   build) apt_install "${BUILD_PKGS[@]}" ;;
-  run) apt_install "${BUILD_PKGS[@]}"; node_npm ;;
-  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref; web_test; test_models ;;
-  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref; web_test; test_models ;;
+  run) apt_install "${BUILD_PKGS[@]}"; node_npm; web_vendor ;;
+  test) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; node_npm; ort_ref; web_test; web_vendor; test_models ;;
+  bench) apt_install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; node_npm; ort_ref; web_test; web_vendor; test_models ;;
   *) echo "usage: scripts/setup.sh build|test|bench|run" >&2; exit 2 ;;
 esac

@@ -17,15 +17,16 @@ static json_t *roots_status(const api_server *srv) {
 }
 
 int api__health(api_req *req) {
-    const api_server *srv = req->srv;
+    api_server *srv = req->srv;
     struct stat st;
     int data_ok = stat(srv->data_dir, &st) == 0 && S_ISDIR(st.st_mode);
-    json_t *body = json_pack("{s:s, s:s, s:f, s:{s:{s:s, s:s}, s:o}}",
+    json_t *body = json_pack("{s:s, s:s, s:f, s:{s:{s:s, s:s}, s:o, s:{s:s, s:i}}}",
                              "status", data_ok ? "ok" : "degraded",
                              "version", KADR_VERSION,
                              "uptime_s", (double)(ut_wall_ms() - srv->started_ms) / 1000.0,
                              "components",
                                "data_dir", "status", data_ok ? "ok" : "missing", "path", srv->data_dir,
-                               "roots", roots_status(srv));
+                               "roots", roots_status(srv),
+                               "events", "status", "ok", "clients", api_event_clients(req->srv));
     return api__reply_json(req, 200, body);
 }

@@ -15,12 +15,38 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Thread stacks. Debian's CivetWeb starts every worker with a fixed 100 KiB
+ * stack (USE_STACK_SIZE at its build), and glibc carves each thread's static
+ * TLS out of the requested stack. OpenBLAS, which kadr links for nn and
+ * cluster, alone reserves 60 KiB of static TLS, which left CivetWeb too little
+ * stack for its own frames: the server crashed sending its first static file.
+ * So the kadr binary interposes pthread_attr_setstacksize and raises any stack
+ * below MIN_THREAD_STACK; larger requests pass through unchanged. */
+#define MIN_THREAD_STACK (512 * 1024)
+
+typedef int (*setstacksize_fn)(pthread_attr_t *, size_t);
+static setstacksize_fn real_setstacksize;
+static pthread_once_t setstacksize_once = PTHREAD_ONCE_INIT;
+
+static void find_setstacksize(void) {
+    real_setstacksize = (setstacksize_fn)dlsym(RTLD_NEXT, "pthread_attr_setstacksize");
+}
+
+int pthread_attr_setstacksize(pthread_attr_t *attr, size_t size) {
+    pthread_once(&setstacksize_once, find_setstacksize);
+    if (!real_setstacksize) return ENOSYS;
+    return real_setstacksize(attr, size < MIN_THREAD_STACK ? MIN_THREAD_STACK : size);
+}
 
 #ifndef KADR_WEB_DIR_DEFAULT
 #define KADR_WEB_DIR_DEFAULT "web"

@@ -317,6 +317,13 @@ int cat_job_update(cat_db *db, const cat_job *j);
  * UT_ESTATE if it was not in `from`. */
 int cat_job_transition(cat_db *db, int64_t id, int from, int to, int pid);
 int cat_job_heartbeat(cat_db *db, int pid, int64_t now_ms);
+/* Claim the oldest queued job whose type is one of types[] (or exactly
+ * only_id when > 0) for pid, in one write transaction: queued -> running.
+ * An exclusive job is not claimed while another exclusive job runs on the
+ * same root. UT_ENOENT if nothing is claimable; for only_id, UT_EBUSY if
+ * its root is held and UT_ESTATE if it is not queued. */
+int cat_job_claim(cat_db *db, const char *const *types, size_t ntypes, int64_t only_id, int pid,
+                  int64_t *id);
 /* Ask a job to stop: a queued job becomes cancelled at once (*now_state
  * tells), a running one gets cancel_requested. UT_ESTATE if finished. */
 int cat_job_request_cancel(cat_db *db, int64_t id, int *now_state);

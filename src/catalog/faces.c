@@ -102,6 +102,7 @@ int cat_faces_of_photo(cat_db *db, int64_t photo_id, cat_face **out, size_t *n) 
     int rc = cat__require(db, "SELECT 1 FROM photos WHERE id = ?", photo_id, "photo");
     if (!rc) rc = cat__stmt(db, "SELECT " FACE_COLS FACE_FROM "WHERE f.photo_id = ? ORDER BY f.id", &st, "i", photo_id);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)out, &cap, *n, sizeof **out);
         if (!rc) rc = read_face(st, &(*out)[*n]);
         if (!rc) ++*n;
@@ -143,6 +144,7 @@ int cat_face_matrix(cat_db *db, const char *model, int which, int64_t **ids, flo
                        "(? = 2 AND coalesce(a.source, 0) <> 2)) ORDER BY f.id",
                        &st, "tiii", model, (int64_t)which, (int64_t)which, (int64_t)which);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         int d = sqlite3_column_int(st, 1);
         if (*dim && d != *dim) {
             rc = ut_fail(UT_EFORMAT, "catalog: model %s has embeddings of %d and %d floats", model, *dim, d);
@@ -214,6 +216,7 @@ int cat_person_list(cat_db *db, cat_person **out, size_t *n) {
     *n = 0;
     int rc = cat__stmt(db, PERSON_SQL "ORDER BY p.id", &st, "");
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)out, &cap, *n, sizeof **out);
         if (!rc) rc = read_person(st, &(*out)[*n]);
         if (!rc) ++*n;
@@ -300,6 +303,7 @@ static int id_list(cat_db *db, const char *sql, int64_t key, int64_t **ids, size
     *n = 0;
     int rc = cat__stmt(db, sql, &st, "i", key);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)ids, &cap, *n, sizeof **ids);
         if (!rc) (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
     }
@@ -365,6 +369,7 @@ int cat_anchors(cat_db *db, const char *model, cat_anchor **out, size_t *n) {
                        "WHERE p.name IS NOT NULL AND f.model = ? AND f.dim > 0 ORDER BY p.id, f.id",
                        &st, "t", model);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         int64_t pid = sqlite3_column_int64(st, 0);
         int dim = sqlite3_column_int(st, 3);
         const void *blob = sqlite3_column_blob(st, 4);

@@ -107,6 +107,7 @@ int cat_job_list(cat_db *db, int state_filter, int limit, cat_job **out, size_t 
     int rc = cat__stmt(db, "SELECT " JOB_COLS " FROM jobs WHERE (? < 0 OR state = ?) ORDER BY id DESC LIMIT ?", &st,
                        "iii", (int64_t)state_filter, (int64_t)state_filter, (int64_t)(limit > 0 ? limit : INT32_MAX));
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)out, &cap, *n, sizeof **out);
         if (!rc) rc = read_job(st, &(*out)[*n]);
         if (!rc) ++*n;
@@ -149,6 +150,69 @@ int cat_job_transition(cat_db *db, int64_t id, int from, int to, int pid) {
     if (rc) return rc;
     return ut_fail(UT_ESTATE, "catalog: job %lld is %s, not %s", (long long)id, cat_job_state_name((int)state),
                    cat_job_state_name(from));
+}
+
+typedef struct {
+    int64_t id, root;
+    int exclusive, known;
+} candidate;
+
+static int root_held(cat_db *db, int64_t root) {
+    int64_t one;
+    int rc = cat__query_i64(db, "SELECT 1 FROM jobs WHERE state = 1 AND exclusive = 1 AND root_id = ? LIMIT 1", &one,
+                            "i", root);
+    return rc == UT_ENOENT ? 0 : rc ? rc : 1;
+}
+
+static int find_candidates(cat_db *db, const char *const *types, size_t ntypes, int64_t only_id, candidate *c,
+                           size_t *nc) {
+    sqlite3_stmt *st;
+    *nc = 0;
+    int rc = cat__stmt(db, "SELECT id, type, coalesce(root_id, 0), exclusive FROM jobs WHERE state = 0 "
+                           "AND (? = 0 OR id = ?) ORDER BY id LIMIT 64", &st, "ii", only_id, only_id);
+    while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        int known = only_id > 0;
+        for (size_t i = 0; !known && type && i < ntypes; i++) known = strcmp(types[i], type) == 0;
+        if (!known) continue;
+        c[(*nc)++] = (candidate){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3), 1};
+    }
+    return rc;
+}
+
+int cat_job_claim(cat_db *db, const char *const *types, size_t ntypes, int64_t only_id, int pid, int64_t *id) {
+    candidate c[64];
+    size_t nc;
+    int rc = cat_begin(db);
+    if (rc) return rc;
+    rc = find_candidates(db, types, ntypes, only_id, c, &nc);
+    int held_any = 0;
+    *id = 0;
+    for (size_t i = 0; !rc && !*id && i < nc; i++) {
+        int held = c[i].exclusive && c[i].root ? root_held(db, c[i].root) : 0;
+        if (held < 0) rc = held;
+        else if (held) held_any = 1;
+        else if (!(rc = cat_job_transition(db, c[i].id, CAT_JOB_QUEUED, CAT_JOB_RUNNING, pid))) *id = c[i].id;
+    }
+    if (rc) {
+        cat_rollback(db);
+        return rc;
+    }
+    if ((rc = cat_commit(db))) return rc;
+    if (*id) return UT_OK;
+    if (only_id > 0 && held_any)
+        return ut_fail(UT_EBUSY, "catalog: job %lld waits: another job is changing files in its library root",
+                       (long long)only_id);
+    if (only_id > 0) {
+        int64_t state;
+        rc = cat__query_i64(db, "SELECT state FROM jobs WHERE id = ?", &state, "i", only_id);
+        if (rc == UT_ENOENT) return no_job(only_id);
+        if (rc) return rc;
+        return ut_fail(UT_ESTATE, "catalog: job %lld is %s, not queued", (long long)only_id,
+                       cat_job_state_name((int)state));
+    }
+    return ut_fail(UT_ENOENT, "catalog: no job to claim");
 }
 
 int cat_job_heartbeat(cat_db *db, int pid, int64_t now_ms) {
@@ -211,6 +275,7 @@ int cat_job_items_next(cat_db *db, int64_t job_id, int64_t after_seq, size_t max
         rc = cat__stmt(db, "SELECT seq, key FROM job_items WHERE job_id = ? AND state = 0 AND seq > ? "
                            "ORDER BY seq LIMIT ?", &st, "iii", job_id, after_seq, (int64_t)max);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         (*seqs)[*n] = sqlite3_column_int64(st, 0);
         rc = cat__col_str(st, 1, &(*keys)[*n]);
         if (!rc) ++*n;
@@ -240,6 +305,7 @@ int cat_job_item_counts(cat_db *db, int64_t job_id, int64_t counts[4]) {
     memset(counts, 0, 4 * sizeof *counts);
     int rc = cat__stmt(db, "SELECT state, count(*) FROM job_items WHERE job_id = ? GROUP BY state", &st, "i", job_id);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         int s = sqlite3_column_int(st, 0);
         if (s >= 0 && s < 4) counts[s] = sqlite3_column_int64(st, 1);
     }
@@ -255,6 +321,7 @@ int cat_job_item_notes(cat_db *db, int64_t job_id, char ***notes, int64_t **coun
     int rc = cat__stmt(db, "SELECT note, count(*) FROM job_items WHERE job_id = ? AND note IS NOT NULL "
                            "GROUP BY note ORDER BY note", &st, "i", job_id);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)notes, &cap, *n, sizeof **notes);
         if (!rc) rc = grow((void **)counts, &ccap, *n, sizeof **counts);
         if (!rc) rc = cat__col_str(st, 0, &(*notes)[*n]);
@@ -288,6 +355,7 @@ int cat_job_items_failed(cat_db *db, int64_t job_id, int limit, char ***keys, ch
     int rc = cat__stmt(db, "SELECT key, error FROM job_items WHERE job_id = ? AND state = 2 ORDER BY seq LIMIT ?", &st,
                        "ii", job_id, (int64_t)(limit > 0 ? limit : INT32_MAX));
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)keys, &cap, *n, sizeof **keys);
         if (!rc) rc = grow((void **)errors, &ecap, *n, sizeof **errors);
         if (rc) break;
@@ -327,6 +395,7 @@ int cat_job_events(cat_db *db, int64_t job_id, int64_t after_id, int limit, cat_
                            "FROM job_events WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?", &st, "iii",
                        job_id, after_id, (int64_t)(limit > 0 ? limit : INT32_MAX));
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         if ((rc = grow((void **)out, &cap, *n, sizeof **out))) break;
         cat_job_event *e = &(*out)[(*n)++];
         memset(e, 0, sizeof *e);
@@ -393,6 +462,7 @@ int cat_job_recover_orphans(cat_db *db, int64_t stale_ms, int64_t *n) {
     int64_t ids[256];
     size_t nids = 0;
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         int pid = sqlite3_column_int(st, 1);
         int64_t beat = sqlite3_column_int64(st, 2);
         if ((!pid_alive(pid) || now - beat > stale_ms) && nids < 256) ids[nids++] = sqlite3_column_int64(st, 0);

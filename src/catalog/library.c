@@ -71,6 +71,7 @@ int cat_root_list(cat_db *db, cat_root **out, size_t *n) {
     int rc = cat__stmt(db, "SELECT id, path, created_ms FROM roots ORDER BY id", &st, "");
     size_t cap = 0;
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             cat_root *grown = ut_realloc(*out, cap * sizeof **out);
@@ -276,6 +277,7 @@ int cat_photo_list(cat_db *db, int64_t root_id, int state_filter, int64_t offset
                        (int64_t)state_filter, limit > 0 ? limit : INT64_MAX, offset);
     size_t cap = 0;
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             cat_photo *grown = ut_realloc(*out, cap * sizeof **out);

@@ -61,6 +61,7 @@ int cat_result_photos(cat_db *db, const char *model, int64_t **photo_ids, size_t
     *n = 0;
     int rc = cat__stmt(db, "SELECT photo_id FROM results WHERE model = ? ORDER BY photo_id", &st, "t", model);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)photo_ids, &cap, *n, sizeof **photo_ids);
         if (!rc) (*photo_ids)[(*n)++] = sqlite3_column_int64(st, 0);
     }
@@ -93,6 +94,7 @@ int cat_history_list(cat_db *db, const char *kind, int64_t before_id, int limit,
                            "AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
                        &st, "ttiii", kind, kind, before_id, before_id, (int64_t)(limit > 0 ? limit : 100));
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         if ((rc = grow((void **)out, &cap, *n, sizeof **out))) break;
         cat_history *h = &(*out)[(*n)++];
         memset(h, 0, sizeof *h);
@@ -171,6 +173,7 @@ int cat_upload_list(cat_db *db, int64_t offset, int64_t limit, cat_upload **out,
     int rc = cat__stmt(db, "SELECT " UPLOAD_COLS " FROM uploads ORDER BY id LIMIT ? OFFSET ?", &st, "ii",
                        limit > 0 ? limit : INT64_MAX, offset);
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         rc = grow((void **)out, &cap, *n, sizeof **out);
         if (!rc) rc = read_upload(st, &(*out)[*n]);
         if (!rc) ++*n;
@@ -221,6 +224,7 @@ int cat_folder_list(cat_db *db, cat_folder **out, size_t *n) {
     *n = 0;
     int rc = cat__stmt(db, "SELECT id, path, added_ms, coalesce(job_id, 0) FROM folder_queue ORDER BY id", &st, "");
     while (!rc && (rc = cat__step(db, st)) == 1) {
+        rc = UT_OK;
         if ((rc = grow((void **)out, &cap, *n, sizeof **out))) break;
         cat_folder *f = &(*out)[(*n)++];
         memset(f, 0, sizeof *f);

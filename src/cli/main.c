@@ -10,6 +10,8 @@
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_serve,
+    &cli_cmd_index,
+    &cli_cmd_jobs,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,339 @@
+/* run.c -- running one claimed job: start, plan once, the items in
+ * order, finish, and the final state.
+ *
+ * Durability: plan() runs in one transaction with the "planned" mark, so
+ * a crash either lists every item or none. Items are processed inside a
+ * transaction per batch (one item per batch unless the type asks for
+ * more), each item inside a savepoint: a failing item rolls back its own
+ * writes and is recorded as failed; a finished item's writes and its
+ * "done" mark commit together. Progress counters are updated in the same
+ * transaction, and events are published only after the commit, so
+ * listeners never see work that could still be rolled back.
+ *
+ * Cancellation: the in-process flag is checked before every item, the
+ * catalog's cancel_requested (set by another process) before every
+ * batch; a batch holds the write lock, so a cancel from elsewhere commits
+ * between batches and is seen before the next item. */
+#include "jobs_int.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FETCH 256
+#define STOPPED 1 /* internal: the manager is shutting down */
+
+/* ---- handler-side API -------------------------------------------------- */
+
+cat_db *job_db(job_ctx *c) { return c->db; }
+int64_t job_id(job_ctx *c) { return c->job.id; }
+int64_t job_root(job_ctx *c) { return c->job.root_id; }
+const char *job_params(job_ctx *c) { return c->job.params ? c->job.params : "{}"; }
+void job_set_state(job_ctx *c, void *state) { c->state = state; }
+void *job_state(job_ctx *c) { return c->state; }
+int job_cancelled(job_ctx *c) { return atomic_load(&c->cancel) != 0; }
+
+int job_add_item(job_ctx *c, const char *key) {
+    if (!c->in_plan) return ut_fail(UT_ESTATE, "jobs: items can only be added while planning");
+    if (!key || !*key) return ut_fail(UT_EINVAL, "jobs: an item needs a key");
+    int rc = cat_job_item_add(c->db, c->job.id, key);
+    if (!rc) c->job.total++;
+    return rc;
+}
+
+int job_note(job_ctx *c, const char *note) {
+    c->note = note;
+    return UT_OK;
+}
+
+int job_set_result(job_ctx *c, const char *json) {
+    char *copy = json ? ut_strdup(json) : NULL;
+    if (json && !copy) return ut_fail(UT_ENOMEM, "jobs: out of memory");
+    ut_free(c->job.result);
+    c->job.result = copy;
+    return UT_OK;
+}
+
+static job_event make_event(job_ctx *c, int kind, const char *message) {
+    return (job_event){
+        .job_id = c->job.id, .type = c->job.type, .kind = kind, .state = c->job.state,
+        .done = c->job.done, .failed = c->job.failed, .skipped = c->job.skipped, .total = c->job.total,
+        .current = c->job.current, .rate = c->job.rate, .eta_s = c->job.eta_s, .message = message,
+        .ts_ms = ut_wall_ms(),
+    };
+}
+
+static int store_event(job_ctx *c, const job_event *e) {
+    cat_job_event ce = {
+        .job_id = e->job_id, .ts_ms = e->ts_ms, .kind = (char *)job_event_kind_name(e->kind), .state = e->state,
+        .done = e->done, .total = e->total, .failed = e->failed, .current = (char *)e->current,
+        .rate = e->rate, .eta_s = e->eta_s, .message = (char *)e->message,
+    };
+    return cat_job_event_add(c->db, &ce);
+}
+
+int job_message(job_ctx *c, const char *fmt, ...) {
+    va_list ap;
+    ut_buf b = {0};
+    va_start(ap, fmt);
+    int rc = ut_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (rc) return rc;
+    job_event e = make_event(c, JOB_EV_MESSAGE, b.data);
+    rc = store_event(c, &e);
+    if (!rc) {
+        ut_free(c->job.message);
+        c->job.message = ut_buf_steal(&b);
+        e.message = c->job.message;
+        job__publish(c->mgr, &e);
+    }
+    ut_buf_free(&b);
+    return rc;
+}
+
+/* ---- state changes ----------------------------------------------------- */
+
+/* Write the row and a state event, publish after the commit. */
+static int set_state(job_ctx *c, int state, const char *message) {
+    c->job.state = state;
+    if (state >= CAT_JOB_DONE) {
+        c->job.finished_ms = ut_wall_ms();
+        ut_free(c->job.current);
+        c->job.current = NULL;
+    }
+    job_event e = make_event(c, JOB_EV_STATE, message);
+    int rc = cat_begin(c->db);
+    if (!rc) rc = cat_job_update(c->db, &c->job);
+    if (!rc) rc = store_event(c, &e);
+    if (!rc) rc = cat_commit(c->db);
+    else cat_rollback(c->db);
+    if (!rc) job__publish(c->mgr, &e);
+    return rc;
+}
+
+static void update_rate(job_ctx *c) {
+    double dt = ut_now() - c->run_start;
+    c->job.rate = dt > 0 ? (double)c->run_items / dt : 0;
+    int64_t left = c->job.total - c->job.done - c->job.failed;
+    c->job.eta_s = c->job.rate > 0 ? (double)left / c->job.rate : -1;
+}
+
+/* Progress inside the batch transaction: the row always, a stored event
+ * at most every progress_store_ms. Returns whether to publish. */
+static int record_progress(job_ctx *c, int force) {
+    update_rate(c);
+    int rc = cat_job_update(c->db, &c->job);
+    double now = ut_now();
+    if (!rc && (force || (now - c->last_store) * 1000 >= c->mgr->cfg.progress_store_ms)) {
+        job_event e = make_event(c, JOB_EV_PROGRESS, NULL);
+        rc = store_event(c, &e);
+        c->last_store = now;
+    }
+    return rc;
+}
+
+static void publish_progress(job_ctx *c, int force) {
+    double now = ut_now();
+    if (!force && (now - c->last_publish) * 1000 < c->mgr->cfg.progress_publish_ms) return;
+    c->last_publish = now;
+    job_event e = make_event(c, JOB_EV_PROGRESS, NULL);
+    job__publish(c->mgr, &e);
+}
+
+/* ---- phases ------------------------------------------------------------ */
+
+static int plan_phase(job_ctx *c) {
+    int rc = cat_begin(c->db);
+    if (rc) return rc;
+    c->in_plan = 1;
+    c->job.total = 0;
+    rc = c->type->plan ? c->type->plan(c, c->type->user) : UT_OK;
+    c->in_plan = 0;
+    if (!rc) {
+        c->job.planned = 1;
+        rc = cat_job_update(c->db, &c->job);
+    }
+    if (rc) {
+        cat_rollback(c->db);
+        c->job.total = 0;
+        return rc;
+    }
+    return cat_commit(c->db);
+}
+
+/* Counters from the items themselves: right after a crash the row may be
+ * behind the items (both commit together, but a resume starts fresh). */
+static int recount(job_ctx *c) {
+    int64_t n[4];
+    int rc = cat_job_item_counts(c->db, c->job.id, n);
+    if (rc) return rc;
+    c->job.total = n[0] + n[1] + n[2] + n[3];
+    c->job.done = n[CAT_ITEM_DONE] + n[CAT_ITEM_SKIPPED];
+    c->job.skipped = n[CAT_ITEM_SKIPPED];
+    c->job.failed = n[CAT_ITEM_FAILED];
+    return UT_OK;
+}
+
+static int set_current(job_ctx *c, const char *key) {
+    ut_free(c->job.current);
+    c->job.current = ut_strdup(key);
+    return c->job.current ? UT_OK : ut_fail(UT_ENOMEM, "jobs: out of memory");
+}
+
+/* One item inside the open batch transaction. */
+static int one_item(job_ctx *c, int64_t seq, const char *key) {
+    int rc = set_current(c, key);
+    if (rc) return rc;
+    c->note = NULL;
+    if ((rc = cat_begin(c->db))) return rc; /* savepoint */
+    int r = c->type->item(c, key, c->type->user);
+    if (r >= 0) {
+        rc = cat_commit(c->db);
+        if (!rc) rc = cat_job_item_finish(c->db, c->job.id, seq, r == JOB_ITEM_SKIPPED ? CAT_ITEM_SKIPPED : CAT_ITEM_DONE,
+                                          c->note, NULL);
+        if (!rc) {
+            c->job.done++;
+            if (r == JOB_ITEM_SKIPPED) c->job.skipped++;
+        }
+    } else {
+        char *why = ut_strdup(ut_errmsg());
+        cat_rollback(c->db);
+        rc = cat_job_item_finish(c->db, c->job.id, seq, CAT_ITEM_FAILED, c->note, why ? why : "failed");
+        ut_free(why);
+        if (!rc) c->job.failed++;
+    }
+    c->run_items++;
+    return rc;
+}
+
+static int check_stop(job_ctx *c) {
+    if (job__stopping(c->mgr)) return STOPPED;
+    if (atomic_load(&c->cancel)) return UT_ECANCELED;
+    return UT_OK;
+}
+
+/* Items [*i, n) as one batch transaction; advances *i. */
+static int run_batch(job_ctx *c, const int64_t *seqs, char **keys, size_t n, size_t *i) {
+    int requested = 0;
+    int rc = cat_job_cancel_requested(c->db, c->job.id, &requested);
+    if (rc) return rc;
+    if (requested) atomic_store(&c->cancel, 1);
+    if ((rc = check_stop(c))) return rc;
+    int batch = c->type->batch > 1 ? c->type->batch : 1;
+    double t0 = ut_now();
+    if ((rc = cat_begin(c->db))) return rc;
+    for (int k = 0; *i < n && k < batch; k++) {
+        if (k && ((ut_now() - t0) * 1000 >= c->mgr->cfg.batch_ms || check_stop(c))) break;
+        if ((rc = one_item(c, seqs[*i], keys[*i]))) break;
+        ++*i;
+    }
+    if (!rc) rc = record_progress(c, 0);
+    if (!rc) rc = cat_commit(c->db);
+    else cat_rollback(c->db);
+    if (!rc) publish_progress(c, 0);
+    return rc;
+}
+
+static int items_phase(job_ctx *c) {
+    int64_t after = 0;
+    for (;;) {
+        int64_t *seqs;
+        char **keys;
+        size_t n, i = 0;
+        int rc = cat_job_items_next(c->db, c->job.id, after, FETCH, &seqs, &keys, &n);
+        if (rc) return rc;
+        while (!rc && i < n) rc = run_batch(c, seqs, keys, n, &i);
+        if (n) after = seqs[n - 1];
+        ut_free(seqs);
+        cat_strings_free(keys, n);
+        if (rc || n == 0) return rc;
+    }
+}
+
+/* ---- a whole run ------------------------------------------------------- */
+
+static void track(job_mgr *m, job_ctx *c, int add) {
+    pthread_mutex_lock(&m->run_lock);
+    if (add && m->nrunning < JOB_MAX_RUNNING) m->running[m->nrunning++] = c;
+    for (int i = 0; !add && i < m->nrunning; i++)
+        if (m->running[i] == c) m->running[i] = m->running[--m->nrunning];
+    pthread_cond_broadcast(&m->ended);
+    pthread_mutex_unlock(&m->run_lock);
+}
+
+static int work(job_ctx *c) {
+    int rc = c->type->start ? c->type->start(c, c->type->user) : UT_OK;
+    if (rc) return rc;
+    if (!c->job.planned) rc = plan_phase(c);
+    if (!rc) rc = recount(c);
+    if (!rc) {
+        rc = cat_begin(c->db);
+        if (!rc) rc = record_progress(c, 1);
+        if (!rc) rc = cat_commit(c->db);
+        if (!rc) publish_progress(c, 1);
+    }
+    if (!rc) rc = items_phase(c);
+    if (!rc && c->type->finish) {
+        c->note = NULL;
+        rc = c->type->finish(c, c->type->user);
+    }
+    if (c->type->stop) c->type->stop(c, c->type->user);
+    return rc;
+}
+
+static int conclude(job_ctx *c, int rc) {
+    char msg[300];
+    if (rc == STOPPED) {
+        /* Shutting down: back to the queue to resume next time. */
+        c->job.owner_pid = 0;
+        return set_state(c, CAT_JOB_QUEUED, "interrupted by shutdown; will resume");
+    }
+    if (rc == UT_ECANCELED || (rc == UT_OK && atomic_load(&c->cancel)))
+        return set_state(c, CAT_JOB_CANCELLED, "cancelled");
+    if (rc < 0) {
+        ut_free(c->job.error);
+        c->job.error = ut_strdup(ut_errmsg());
+        return set_state(c, CAT_JOB_FAILED, c->job.error);
+    }
+    if (c->job.failed) {
+        snprintf(msg, sizeof msg, "%lld of %lld items failed (kadr jobs retry %lld)", (long long)c->job.failed,
+                 (long long)c->job.total, (long long)c->job.id);
+        ut_free(c->job.error);
+        c->job.error = ut_strdup(msg);
+        return set_state(c, CAT_JOB_FAILED, msg);
+    }
+    ut_free(c->job.error);
+    c->job.error = NULL;
+    c->job.eta_s = 0;
+    return set_state(c, CAT_JOB_DONE, "done");
+}
+
+int job__run_claimed(job_mgr *m, cat_db *db, int64_t id, int *final_state) {
+    job_ctx *c = ut_calloc(1, sizeof *c);
+    if (!c) return ut_fail(UT_ENOMEM, "jobs: out of memory");
+    c->mgr = m;
+    c->db = db;
+    int rc = cat_job_get(db, id, &c->job);
+    if (!rc && !(c->type = job__find_type(m, c->job.type)))
+        rc = ut_fail(UT_EUNSUPPORTED, "jobs: no handler for job type '%s'", c->job.type);
+    if (rc) {
+        /* Nothing ran: fail the job rather than leave it claimed forever. */
+        ut_free(c->job.error);
+        c->job.error = ut_strdup(ut_errmsg());
+        if (c->job.id) set_state(c, CAT_JOB_FAILED, c->job.error);
+        cat_job_free(&c->job);
+        ut_free(c);
+        return rc;
+    }
+    c->run_start = c->last_publish = c->last_store = ut_now();
+    c->job.error = (ut_free(c->job.error), NULL);
+    track(m, c, 1);
+    rc = set_state(c, CAT_JOB_RUNNING, c->job.attempts > 1 ? "resumed" : "started");
+    if (!rc) rc = work(c);
+    int crc = conclude(c, rc);
+    if (final_state) *final_state = c->job.state;
+    track(m, c, 0);
+    cat_job_free(&c->job);
+    ut_free(c);
+    return crc;
+}

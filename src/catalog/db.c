@@ -180,12 +180,26 @@ int cat__require(cat_db *db, const char *sql, int64_t id, const char *what) {
 
 /* ---- open / close ------------------------------------------------------ */
 
+/* Switching a fresh file to WAL needs an exclusive lock and SQLite does
+ * not run the busy handler for it, so two processes creating the catalog
+ * at once retry here. */
+static int set_wal(cat_db *db, int timeout_ms) {
+    double deadline = ut_now() + timeout_ms / 1000.0;
+    for (;;) {
+        int rc = sqlite3_exec(db->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) return UT_OK;
+        if ((rc & 0xff) != SQLITE_BUSY || ut_now() > deadline) return cat__fail(db, rc, "journal_mode=WAL");
+        sqlite3_sleep(5);
+    }
+}
+
 static int configure(cat_db *db, const cat_options *opt) {
-    int rc = sqlite3_busy_timeout(db->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 10000);
+    int timeout = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 10000;
+    int rc = sqlite3_busy_timeout(db->db, timeout);
     if (rc != SQLITE_OK) return cat__fail(db, rc, "busy timeout");
     if (opt->readonly) return cat__exec_script(db, "PRAGMA foreign_keys=ON;");
-    return cat__exec_script(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
+    if ((rc = set_wal(db, timeout))) return rc;
+    return cat__exec_script(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
 }
 
 int cat_open_ex(const char *path, const cat_options *opt, cat_db **out) {

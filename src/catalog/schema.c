@@ -7,6 +7,9 @@
  * released step, add a new one (tests build every old version from these
  * steps and migrate it to the latest).
  *
+ * People and jobs use AUTOINCREMENT: their ids are handed to users and
+ * clients, and must never be reused for a different person or job.
+ *
  * Types stay portable (INTEGER, REAL, TEXT, BLOB); JSON is TEXT. The
  * PostgreSQL backend will carry its own DDL with the same tables. */
 #include "catalog_int.h"
@@ -36,7 +39,7 @@ static const char *const migrations[] = {
     "  UNIQUE(root_id, path));\n"
     "CREATE INDEX photos_hash ON photos(hash);\n"
     "CREATE TABLE people(\n"
-    "  id INTEGER PRIMARY KEY,\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "  name TEXT,\n"
     "  cover_face INTEGER,\n"
     "  created_ms INTEGER NOT NULL,\n"
@@ -60,7 +63,7 @@ static const char *const migrations[] = {
 
     /* 1 -> 2: the durable job queue. */
     "CREATE TABLE jobs(\n"
-    "  id INTEGER PRIMARY KEY,\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "  type TEXT NOT NULL,\n"
     "  params TEXT NOT NULL DEFAULT '{}',\n"
     "  state INTEGER NOT NULL,\n"

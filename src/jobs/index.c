@@ -8,8 +8,8 @@
  * analysis); then the analyser hook (metadata, faces) when present.
  * finish: photos no longer found are marked missing.
  *
- * Items commit in batches (the per-item work is one file's stat/hash and a
- * few rows), which keeps 10,000 small files within a couple of seconds. */
+ * The slow parts (hashing, the analyser) run before job_write(), so the
+ * catalog's write lock is held only for the few rows of each file. */
 #include "jobs_int.h"
 
 #include <dirent.h>
@@ -126,39 +126,50 @@ static int read_head(const char *path, unsigned char *head, size_t *n) {
     return UT_OK;
 }
 
-static int needs_faces(job_ctx *c, const job_analyser *an, int64_t photo_id) {
-    if (!an || !an->faces || !an->faces_model || !photo_id) return 0;
+/* What the catalog knew of the file before this item. */
+typedef struct {
+    int status;          /* CAT_FILE_* */
+    int64_t id;          /* 0 if new */
+    char hash[65];       /* old hash, "" if new */
+    char *faces_model;   /* old analysis, NULL if none */
+} known;
+
+static int lookup(job_ctx *c, const char *key, const struct stat *st, known *k) {
+    int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    memset(k, 0, sizeof *k);
+    int rc = cat_file_status(job_db(c), job_root(c), key, st->st_size, mtime, &k->status, &k->id);
+    if (rc || !k->id) return rc;
     cat_photo p;
-    if (cat_photo_get(job_db(c), photo_id, &p)) return 1;
-    int need = !p.faces_model || strcmp(p.faces_model, an->faces_model) != 0;
+    if ((rc = cat_photo_get(job_db(c), k->id, &p))) return rc;
+    memcpy(k->hash, p.hash, sizeof k->hash);
+    k->faces_model = p.faces_model;
+    p.faces_model = NULL;
     cat_photo_free(&p);
-    return need;
+    return UT_OK;
 }
 
-static int analyse_faces(job_ctx *c, const job_analyser *an, const char *abs, int64_t photo_id) {
-    cat_face *faces = NULL;
-    size_t n = 0;
-    int rc = an->faces(an->user, abs, &faces, &n);
-    if (!rc) rc = cat_photo_set_faces(job_db(c), photo_id, an->faces_model, faces, n);
-    cat_faces_free(faces, n);
-    return rc;
+/* Faces are (re)computed when the content is new or the stored analysis
+ * came from another model. */
+static int want_faces(const job_analyser *an, const known *k, const char *hash) {
+    if (!an || !an->faces || !an->faces_model) return 0;
+    if (!k->id || strcmp(k->hash, hash) != 0) return 1;
+    return !k->faces_model || strcmp(k->faces_model, an->faces_model) != 0;
 }
 
-/* Hash, metadata, upsert. *what = CAT_UPSERT_*. */
-static int record_photo(job_ctx *c, const job_analyser *an, const char *abs, const char *key, const struct stat *st,
-                        const char *format, cat_photo *p, int *what) {
-    memset(p, 0, sizeof *p);
-    p->root_id = job_root(c);
-    p->path = (char *)key;
-    p->size = st->st_size;
-    p->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-    snprintf(p->format, sizeof p->format, "%s", format);
-    int rc = ut_sha256_file(abs, p->hash);
-    if (!rc && an && an->metadata) rc = an->metadata(an->user, abs, p);
-    if (!rc) rc = cat_photo_upsert(job_db(c), p, what);
-    ut_free(p->camera);
-    p->camera = NULL;
-    p->path = NULL;
+/* The slow part, outside any transaction: hash, metadata, faces. */
+typedef struct {
+    cat_photo photo;
+    int do_faces;
+    cat_face *faces;
+    size_t nfaces;
+} analysis;
+
+static int analyse(const job_analyser *an, const char *abs, const known *k, analysis *a) {
+    int rc = k->status == CAT_FILE_UNCHANGED ? UT_OK : ut_sha256_file(abs, a->photo.hash);
+    if (k->status == CAT_FILE_UNCHANGED) memcpy(a->photo.hash, k->hash, sizeof a->photo.hash);
+    if (!rc && an && an->metadata && k->status != CAT_FILE_UNCHANGED) rc = an->metadata(an->user, abs, &a->photo);
+    a->do_faces = want_faces(an, k, a->photo.hash);
+    if (!rc && a->do_faces) rc = an->faces(an->user, abs, &a->faces, &a->nfaces);
     return rc;
 }
 
@@ -168,20 +179,19 @@ static int index_item(job_ctx *c, const char *key, void *user) {
     char *abs = ut_asprintf("%s/%s", run->root, key);
     if (!abs) return ut_fail(UT_ENOMEM, "index: out of memory");
     struct stat st;
-    int status, what = CAT_UPSERT_SAME, rc;
-    int64_t pid;
+    known k = {0};
+    analysis a = {0};
     unsigned char head[32];
     size_t nhead = 0;
-    const char *format = NULL;
+    int rc, what = CAT_UPSERT_SAME;
+    const char *format;
     if (lstat(abs, &st) != 0 || !S_ISREG(st.st_mode)) {
         job_note(c, "vanished");
         rc = JOB_ITEM_SKIPPED;
         goto out;
     }
-    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    rc = cat_file_status(job_db(c), job_root(c), key, st.st_size, mtime, &status, &pid);
-    if (rc) goto out;
-    if (status == CAT_FILE_UNCHANGED && !needs_faces(c, an, pid)) {
+    if ((rc = lookup(c, key, &st, &k))) goto out;
+    if (k.status == CAT_FILE_UNCHANGED && !want_faces(an, &k, k.hash)) {
         job_note(c, "unchanged");
         rc = JOB_ITEM_SKIPPED;
         goto out;
@@ -192,16 +202,24 @@ static int index_item(job_ctx *c, const char *key, void *user) {
         rc = JOB_ITEM_SKIPPED;
         goto out;
     }
-    if (status != CAT_FILE_UNCHANGED) {
-        cat_photo p;
-        if ((rc = record_photo(c, an, abs, key, &st, format, &p, &what))) goto out;
-        pid = p.id;
-        job_note(c, what == CAT_UPSERT_NEW ? "new" : what == CAT_UPSERT_CHANGED ? "changed" : "touched");
-    } else {
-        job_note(c, "analysed");
-    }
-    if (needs_faces(c, an, pid)) rc = analyse_faces(c, an, abs, pid);
+    a.photo = (cat_photo){.root_id = job_root(c), .path = (char *)key, .size = st.st_size,
+                          .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+    snprintf(a.photo.format, sizeof a.photo.format, "%s", format);
+    if ((rc = analyse(an, abs, &k, &a))) goto out;
+    /* The quick part: a few rows, atomically with the item's outcome. */
+    if ((rc = job_write(c))) goto out;
+    if (k.status != CAT_FILE_UNCHANGED) rc = cat_photo_upsert(job_db(c), &a.photo, &what);
+    else a.photo.id = k.id;
+    if (!rc && a.do_faces) rc = cat_photo_set_faces(job_db(c), a.photo.id, an->faces_model, a.faces, a.nfaces);
+    if (!rc)
+        job_note(c, k.status == CAT_FILE_UNCHANGED ? "analysed"
+                    : what == CAT_UPSERT_NEW      ? "new"
+                    : what == CAT_UPSERT_CHANGED  ? "changed"
+                                                  : "touched");
 out:
+    ut_free(a.photo.camera);
+    cat_faces_free(a.faces, a.nfaces);
+    ut_free(k.faces_model);
     ut_free(abs);
     return rc;
 }
@@ -215,7 +233,7 @@ static int index_finish(job_ctx *c, void *user) {
 
 int job_index_register(job_mgr *m, const job_analyser *an) {
     job_type t = {
-        .name = "index", .exclusive = 0, .batch = 64, .start = index_start, .plan = index_plan,
+        .name = "index", .exclusive = 0, .start = index_start, .plan = index_plan,
         .item = index_item, .finish = index_finish, .stop = index_stop, .user = (void *)an,
     };
     return job_register(m, &t);

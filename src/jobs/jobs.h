@@ -10,11 +10,12 @@
  *   start()            every run, including a resume: set up state
  *   plan()             once per job: list the items (job_add_item), in
  *                      one transaction with the job's "planned" mark
- *   item(key) ...      for each item not yet finished; the item's outcome
- *                      is committed in the same transaction as everything
- *                      the handler wrote through job_db(), so after a
- *                      crash finished items are never redone and
- *                      unfinished ones leave no trace
+ *   item(key) ...      for each item not yet finished, outside any
+ *                      transaction; after its slow part it calls
+ *                      job_write() and writes through job_db(): those
+ *                      writes commit in one transaction with the item's
+ *                      outcome, so after a crash finished items are never
+ *                      redone and unfinished ones leave no trace
  *   finish()           after the last item (not when cancelled)
  *   stop()             always, after start() succeeded
  *
@@ -53,8 +54,6 @@ enum { JOB_ITEM_DONE = 0, JOB_ITEM_SKIPPED = 1 };
 typedef struct {
     const char *name;  /* "index", "sort", ... (copied at registration) */
     int exclusive;     /* changes files: one such job per library root */
-    int batch;         /* items per transaction (<= 1: commit each item);
-                          batching is for cheap, catalog-only items */
     int (*start)(job_ctx *ctx, void *user);                 /* optional */
     int (*plan)(job_ctx *ctx, void *user);                  /* optional */
     int (*item)(job_ctx *ctx, const char *key, void *user); /* required */
@@ -70,7 +69,6 @@ typedef struct {
                                 with job_run in the calling thread). Default 0. */
     int progress_publish_ms; /* default 100 */
     int progress_store_ms;   /* default 2000 */
-    int batch_ms;            /* longest transaction of a batched type, default 200 */
     int poll_ms;             /* idle workers look for jobs from other processes, default 500 */
     int stale_ms;            /* a running job whose heartbeat is this old is taken over
                                 even if its owner pid looks alive; default 600000 */
@@ -146,6 +144,12 @@ int64_t job_id(job_ctx *c);
 int64_t job_root(job_ctx *c);      /* 0 if none */
 const char *job_params(job_ctx *c); /* JSON text */
 int job_add_item(job_ctx *c, const char *key); /* in plan() */
+/* In item(): open the item's write transaction. Call it after the slow
+ * part (hashing, inference) and before writing through job_db(): those
+ * writes then commit atomically with the item's outcome, and the write
+ * lock is held only for them. Writes made without it commit on their
+ * own. */
+int job_write(job_ctx *c);
 /* Tag the current item's outcome ("unchanged", "new"...); stored with the
  * item and counted by cat_job_item_notes. */
 int job_note(job_ctx *c, const char *note);

@@ -28,6 +28,8 @@ struct job_ctx {
     void *state;          /* handler state (job_set_state) */
     const char *note;     /* current item's note */
     int in_plan;
+    int in_write;         /* the item's write transaction is open */
+    double last_row;      /* ut_now() of the last progress row update */
     int64_t run_items;    /* items finished in this run (for the rate) */
     double run_start;     /* ut_now() at the start of this run */
     double last_publish, last_store;

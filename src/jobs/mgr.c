@@ -20,7 +20,6 @@ const char *job_event_kind_name(int kind) { return kind >= 0 && kind <= 2 ? kind
 static void defaults(job_config *c) {
     if (c->progress_publish_ms <= 0) c->progress_publish_ms = 100;
     if (c->progress_store_ms <= 0) c->progress_store_ms = 2000;
-    if (c->batch_ms <= 0) c->batch_ms = 200;
     if (c->poll_ms <= 0) c->poll_ms = 500;
     if (c->stale_ms <= 0) c->stale_ms = 600000;
     if (c->workers < 0) c->workers = 0;

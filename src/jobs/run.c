@@ -2,18 +2,19 @@
  * order, finish, and the final state.
  *
  * Durability: plan() runs in one transaction with the "planned" mark, so
- * a crash either lists every item or none. Items are processed inside a
- * transaction per batch (one item per batch unless the type asks for
- * more), each item inside a savepoint: a failing item rolls back its own
- * writes and is recorded as failed; a finished item's writes and its
- * "done" mark commit together. Progress counters are updated in the same
- * transaction, and events are published only after the commit, so
- * listeners never see work that could still be rolled back.
+ * a crash either lists every item or none. Each item's handler runs
+ * outside any transaction; its writes (after job_write()) and the item's
+ * outcome commit in one short transaction, so the write lock is held
+ * only while writing (other writers, e.g. the server renaming a person,
+ * get in between items) and a finished item is never redone after a
+ * crash. A failing item's writes are rolled back and it is recorded as
+ * failed. The job row's counters follow at most every
+ * progress_publish_ms and exactly at the end; a resume recounts them from
+ * the items. Events are published only after their commit.
  *
- * Cancellation: the in-process flag is checked before every item, the
- * catalog's cancel_requested (set by another process) before every
- * batch; a batch holds the write lock, so a cancel from elsewhere commits
- * between batches and is seen before the next item. */
+ * Cancellation: before every item the in-process flag and the catalog's
+ * cancel_requested (set by another process) are checked, so a cancel
+ * stops the job before its next item. */
 #include "jobs_int.h"
 
 #include <stdarg.h>
@@ -118,7 +119,7 @@ static void update_rate(job_ctx *c) {
     c->job.eta_s = c->job.rate > 0 ? (double)left / c->job.rate : -1;
 }
 
-/* Progress inside the batch transaction: the row always, a stored event
+/* Progress inside a write transaction: the row always, a stored event
  * at most every progress_store_ms. Returns whether to publish. */
 static int record_progress(job_ctx *c, int force) {
     update_rate(c);
@@ -180,29 +181,57 @@ static int set_current(job_ctx *c, const char *key) {
     return c->job.current ? UT_OK : ut_fail(UT_ENOMEM, "jobs: out of memory");
 }
 
-/* One item inside the open batch transaction. */
+/* Open the item's write transaction (once per item). */
+int job_write(job_ctx *c) {
+    if (c->in_write) return UT_OK;
+    int rc = cat_begin(c->db);
+    if (!rc) c->in_write = 1;
+    return rc;
+}
+
+static int end_write(job_ctx *c, int commit) {
+    if (!c->in_write) return UT_OK;
+    c->in_write = 0;
+    if (commit) return cat_commit(c->db);
+    cat_rollback(c->db);
+    return UT_OK;
+}
+
+/* The item's outcome, in its write transaction; the row's counters and
+ * a stored progress event go along at most every progress_publish_ms. */
+static int finish_item(job_ctx *c, int64_t seq, int state, const char *error) {
+    int rc = job_write(c);
+    if (!rc) rc = cat_job_item_finish(c->db, c->job.id, seq, state, c->note, error);
+    if (!rc) {
+        if (state == CAT_ITEM_FAILED) c->job.failed++;
+        else c->job.done++;
+        if (state == CAT_ITEM_SKIPPED) c->job.skipped++;
+        c->run_items++;
+        if ((ut_now() - c->last_row) * 1000 >= c->mgr->cfg.progress_publish_ms) {
+            rc = record_progress(c, 0);
+            c->last_row = ut_now();
+        }
+    }
+    if (!rc) return end_write(c, 1);
+    end_write(c, 0);
+    return rc;
+}
+
+/* One item: the handler runs outside any transaction (slow work such as
+ * hashing or inference does not hold the write lock); it calls
+ * job_write() before writing, and those writes commit together with the
+ * item's outcome. A failing item's writes are rolled back. */
 static int one_item(job_ctx *c, int64_t seq, const char *key) {
     int rc = set_current(c, key);
     if (rc) return rc;
     c->note = NULL;
-    if ((rc = cat_begin(c->db))) return rc; /* savepoint */
+    c->in_write = 0;
     int r = c->type->item(c, key, c->type->user);
-    if (r >= 0) {
-        rc = cat_commit(c->db);
-        if (!rc) rc = cat_job_item_finish(c->db, c->job.id, seq, r == JOB_ITEM_SKIPPED ? CAT_ITEM_SKIPPED : CAT_ITEM_DONE,
-                                          c->note, NULL);
-        if (!rc) {
-            c->job.done++;
-            if (r == JOB_ITEM_SKIPPED) c->job.skipped++;
-        }
-    } else {
-        char *why = ut_strdup(ut_errmsg());
-        cat_rollback(c->db);
-        rc = cat_job_item_finish(c->db, c->job.id, seq, CAT_ITEM_FAILED, c->note, why ? why : "failed");
-        ut_free(why);
-        if (!rc) c->job.failed++;
-    }
-    c->run_items++;
+    if (r >= 0) return finish_item(c, seq, r == JOB_ITEM_SKIPPED ? CAT_ITEM_SKIPPED : CAT_ITEM_DONE, NULL);
+    char *why = ut_strdup(ut_errmsg());
+    end_write(c, 0);
+    rc = finish_item(c, seq, CAT_ITEM_FAILED, why ? why : "failed");
+    ut_free(why);
     return rc;
 }
 
@@ -212,42 +241,43 @@ static int check_stop(job_ctx *c) {
     return UT_OK;
 }
 
-/* Items [*i, n) as one batch transaction; advances *i. */
-static int run_batch(job_ctx *c, const int64_t *seqs, char **keys, size_t n, size_t *i) {
+/* Before each item: a cancel from this process (flag) or another one
+ * (the catalog; one indexed read). */
+static int before_item(job_ctx *c) {
+    int rc = check_stop(c);
+    if (rc) return rc;
     int requested = 0;
-    int rc = cat_job_cancel_requested(c->db, c->job.id, &requested);
+    rc = cat_job_cancel_requested(c->db, c->job.id, &requested);
     if (rc) return rc;
     if (requested) atomic_store(&c->cancel, 1);
-    if ((rc = check_stop(c))) return rc;
-    int batch = c->type->batch > 1 ? c->type->batch : 1;
-    double t0 = ut_now();
-    if ((rc = cat_begin(c->db))) return rc;
-    for (int k = 0; *i < n && k < batch; k++) {
-        if (k && ((ut_now() - t0) * 1000 >= c->mgr->cfg.batch_ms || check_stop(c))) break;
-        if ((rc = one_item(c, seqs[*i], keys[*i]))) break;
-        ++*i;
-    }
-    if (!rc) rc = record_progress(c, 0);
-    if (!rc) rc = cat_commit(c->db);
-    else cat_rollback(c->db);
-    if (!rc) publish_progress(c, 0);
-    return rc;
+    return check_stop(c);
 }
 
 static int items_phase(job_ctx *c) {
     int64_t after = 0;
+    int rc = UT_OK;
     for (;;) {
         int64_t *seqs;
         char **keys;
-        size_t n, i = 0;
-        int rc = cat_job_items_next(c->db, c->job.id, after, FETCH, &seqs, &keys, &n);
-        if (rc) return rc;
-        while (!rc && i < n) rc = run_batch(c, seqs, keys, n, &i);
+        size_t n;
+        if ((rc = cat_job_items_next(c->db, c->job.id, after, FETCH, &seqs, &keys, &n))) break;
+        for (size_t i = 0; !rc && i < n; i++) {
+            rc = before_item(c);
+            if (!rc) rc = one_item(c, seqs[i], keys[i]);
+            if (!rc) publish_progress(c, 0);
+        }
         if (n) after = seqs[n - 1];
         ut_free(seqs);
         cat_strings_free(keys, n);
-        if (rc || n == 0) return rc;
+        if (rc || n == 0) break;
     }
+    /* Final counters, stored and published whatever happened. */
+    int frc = cat_begin(c->db);
+    if (!frc) frc = record_progress(c, 1);
+    if (!frc) frc = cat_commit(c->db);
+    else cat_rollback(c->db);
+    publish_progress(c, 1);
+    return rc ? rc : frc;
 }
 
 /* ---- a whole run ------------------------------------------------------- */

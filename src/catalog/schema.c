@@ -93,7 +93,6 @@ static const char *const migrations[] = {
     "  note TEXT,\n"
     "  error TEXT,\n"
     "  PRIMARY KEY(job_id, seq));\n"
-    "CREATE INDEX job_items_state ON job_items(job_id, state, seq);\n"
     "CREATE TABLE job_events(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"

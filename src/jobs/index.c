@@ -134,11 +134,13 @@ typedef struct {
     char *faces_model;   /* old analysis, NULL if none */
 } known;
 
-static int lookup(job_ctx *c, const char *key, const struct stat *st, known *k) {
+static int lookup(job_ctx *c, const job_analyser *an, const char *key, const struct stat *st, known *k) {
     int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
     memset(k, 0, sizeof *k);
     int rc = cat_file_status(job_db(c), job_root(c), key, st->st_size, mtime, &k->status, &k->id);
-    if (rc || !k->id) return rc;
+    /* Only face analysis needs the old hash and model (upsert compares
+     * hashes itself). */
+    if (rc || !k->id || !an || !an->faces) return rc;
     cat_photo p;
     if ((rc = cat_photo_get(job_db(c), k->id, &p))) return rc;
     memcpy(k->hash, p.hash, sizeof k->hash);
@@ -190,7 +192,7 @@ static int index_item(job_ctx *c, const char *key, void *user) {
         rc = JOB_ITEM_SKIPPED;
         goto out;
     }
-    if ((rc = lookup(c, key, &st, &k))) goto out;
+    if ((rc = lookup(c, an, key, &st, &k))) goto out;
     if (k.status == CAT_FILE_UNCHANGED && !want_faces(an, &k, k.hash)) {
         job_note(c, "unchanged");
         rc = JOB_ITEM_SKIPPED;

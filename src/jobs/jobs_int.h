@@ -12,6 +12,7 @@
 #define JOB_MAX_TYPES 32
 #define JOB_MAX_LISTENERS 64
 #define JOB_MAX_RUNNING 64
+#define JOB_PENDING_MAX 256
 
 typedef struct {
     job_listener fn;
@@ -30,6 +31,15 @@ struct job_ctx {
     int in_plan;
     int in_write;         /* the item's write transaction is open */
     double last_row;      /* ut_now() of the last progress row update */
+    /* Outcomes of items that wrote nothing, committed in groups (see
+     * run.c); notes are copied. */
+    struct {
+        int64_t seq;
+        int state;
+        char *note;
+    } pending[JOB_PENDING_MAX];
+    int npending;
+    double pending_since;
     int64_t run_items;    /* items finished in this run (for the rate) */
     double run_start;     /* ut_now() at the start of this run */
     double last_publish, last_store;

@@ -12,6 +12,12 @@
  * progress_publish_ms and exactly at the end; a resume recounts them from
  * the items. Events are published only after their commit.
  *
+ * Items that wrote nothing (an unchanged file, a non-image) do not get a
+ * transaction each: their outcomes are kept in memory and committed with
+ * the next write, after JOB_PENDING_MAX of them or progress_publish_ms.
+ * A crash can lose those marks, and then only such write-free items run
+ * again, which changes nothing; an item that wrote is never redone.
+ *
  * Cancellation: before every item the in-process flag and the catalog's
  * cancel_requested (set by another process) are checked, so a cancel
  * stops the job before its next item. */
@@ -197,18 +203,54 @@ static int end_write(job_ctx *c, int commit) {
     return UT_OK;
 }
 
-/* The item's outcome, in its write transaction; the row's counters and
- * a stored progress event go along at most every progress_publish_ms. */
+static int flush_pending(job_ctx *c) {
+    int rc = UT_OK;
+    for (int i = 0; !rc && i < c->npending; i++)
+        rc = cat_job_item_finish(c->db, c->job.id, c->pending[i].seq, c->pending[i].state, c->pending[i].note, NULL);
+    if (rc) return rc;
+    for (int i = 0; i < c->npending; i++) ut_free(c->pending[i].note);
+    c->npending = 0;
+    return UT_OK;
+}
+
+static void drop_pending(job_ctx *c) {
+    for (int i = 0; i < c->npending; i++) ut_free(c->pending[i].note);
+    c->npending = 0;
+}
+
+static void count_outcome(job_ctx *c, int state) {
+    if (state == CAT_ITEM_FAILED) c->job.failed++;
+    else c->job.done++;
+    if (state == CAT_ITEM_SKIPPED) c->job.skipped++;
+    c->run_items++;
+}
+
+/* Keep a write-free item's outcome for the next group commit; 0 if kept. */
+static int defer(job_ctx *c, int64_t seq, int state) {
+    if (c->in_write || state == CAT_ITEM_FAILED || c->npending == JOB_PENDING_MAX) return 1;
+    if (c->npending && (ut_now() - c->pending_since) * 1000 >= c->mgr->cfg.progress_publish_ms) return 1;
+    char *note = NULL;
+    if (c->note && !(note = ut_strdup(c->note))) return 1;
+    if (!c->npending) c->pending_since = ut_now();
+    c->pending[c->npending].seq = seq;
+    c->pending[c->npending].state = state;
+    c->pending[c->npending++].note = note;
+    count_outcome(c, state);
+    return 0;
+}
+
+/* The item's outcome, in its write transaction with any deferred ones;
+ * the row's counters and a stored progress event go along at most every
+ * progress_publish_ms. */
 static int finish_item(job_ctx *c, int64_t seq, int state, const char *error) {
+    if (seq && !defer(c, seq, state)) return UT_OK;
     int rc = job_write(c);
-    if (!rc) rc = cat_job_item_finish(c->db, c->job.id, seq, state, c->note, error);
+    if (!rc) rc = flush_pending(c);
+    if (!rc && seq) rc = cat_job_item_finish(c->db, c->job.id, seq, state, c->note, error);
     if (!rc) {
-        if (state == CAT_ITEM_FAILED) c->job.failed++;
-        else c->job.done++;
-        if (state == CAT_ITEM_SKIPPED) c->job.skipped++;
-        c->run_items++;
-        if ((ut_now() - c->last_row) * 1000 >= c->mgr->cfg.progress_publish_ms) {
-            rc = record_progress(c, 0);
+        if (seq) count_outcome(c, state);
+        if (!seq || (ut_now() - c->last_row) * 1000 >= c->mgr->cfg.progress_publish_ms) {
+            rc = record_progress(c, !seq);
             c->last_row = ut_now();
         }
     }
@@ -271,11 +313,10 @@ static int items_phase(job_ctx *c) {
         cat_strings_free(keys, n);
         if (rc || n == 0) break;
     }
-    /* Final counters, stored and published whatever happened. */
-    int frc = cat_begin(c->db);
-    if (!frc) frc = record_progress(c, 1);
-    if (!frc) frc = cat_commit(c->db);
-    else cat_rollback(c->db);
+    /* Deferred outcomes and final counters, whatever happened. */
+    c->in_write = 0;
+    int frc = finish_item(c, 0, 0, NULL);
+    if (frc) drop_pending(c);
     publish_progress(c, 1);
     return rc ? rc : frc;
 }

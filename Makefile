@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-catalog fmt build asan models clean
 
 all: build
 
@@ -46,6 +46,10 @@ bench:
 	scripts/setup.sh bench
 	$(MAKE) build
 	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
+
+# Catalog: indexing files/s and catalog size per 10,000 faces.
+bench-catalog: build
+	bench/catalog.sh $(BUILD)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

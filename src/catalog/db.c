@@ -12,6 +12,10 @@
 #include <stdarg.h>
 #include <string.h>
 
+#ifndef CAT_PAGE_SIZE
+#define CAT_PAGE_SIZE "8192"
+#endif
+
 int cat__fail(cat_db *db, int rc, const char *what) {
     int code;
     switch (rc & 0xff) {
@@ -125,7 +129,7 @@ void cat__done(sqlite3_stmt *st) {
 }
 
 int cat__exec(cat_db *db, const char *sql, const char *fmt, ...) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     va_list ap;
     va_start(ap, fmt);
     int rc = vstmt(db, sql, &st, fmt, ap);
@@ -145,7 +149,7 @@ int cat__exec_script(cat_db *db, const char *sql) {
 }
 
 int cat__query_i64(cat_db *db, const char *sql, int64_t *out, const char *fmt, ...) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     va_list ap;
     va_start(ap, fmt);
     int rc = vstmt(db, sql, &st, fmt, ap);
@@ -198,6 +202,9 @@ static int configure(cat_db *db, const cat_options *opt) {
     int rc = sqlite3_busy_timeout(db->db, timeout);
     if (rc != SQLITE_OK) return cat__fail(db, rc, "busy timeout");
     if (opt->readonly) return cat__exec_script(db, "PRAGMA foreign_keys=ON;");
+    /* Before the first table: 8 KiB pages hold three 512-d face rows
+     * (2 KiB of embedding each) where 4 KiB pages hold one. */
+    if ((rc = cat__exec_script(db, "PRAGMA page_size=" CAT_PAGE_SIZE))) return rc;
     if ((rc = set_wal(db, timeout))) return rc;
     return cat__exec_script(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
 }
@@ -259,7 +266,7 @@ int cat_schema_version(cat_db *db, int *version) {
 
 int cat_integrity_check(cat_db *db, char **report) {
     ut_buf b = {0};
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db->db, "PRAGMA integrity_check", -1, &st, NULL);
     if (rc != SQLITE_OK) return cat__fail(db, rc, "integrity_check");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -16,6 +16,7 @@ static int oom(void) { return ut_fail(UT_ENOMEM, "catalog: out of memory"); }
 static int grow(void **arr, size_t *cap, size_t n, size_t sz) {
     if (n < *cap) return UT_OK;
     size_t nc = *cap ? *cap * 2 : 16;
+    while (nc <= n) nc *= 2;
     void *p = ut_realloc(*arr, nc * sz);
     if (!p) return oom();
     *arr = p;
@@ -84,7 +85,7 @@ static int read_face(sqlite3_stmt *st, cat_face *f) {
 }
 
 int cat_face_get(cat_db *db, int64_t id, cat_face *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, "SELECT " FACE_COLS FACE_FROM "WHERE f.id = ?", &st, "i", id);
     if (rc || (rc = cat__step(db, st)) <= 0)
@@ -95,7 +96,7 @@ int cat_face_get(cat_db *db, int64_t id, cat_face *out) {
 }
 
 int cat_faces_of_photo(cat_db *db, int64_t photo_id, cat_face **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -132,7 +133,7 @@ void cat_faces_free(cat_face *f, size_t n) {
 }
 
 int cat_face_matrix(cat_db *db, const char *model, int which, int64_t **ids, float **emb, size_t *n, int *dim) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0, ecap = 0;
     *ids = NULL;
     *emb = NULL;
@@ -199,7 +200,7 @@ static int read_person(sqlite3_stmt *st, cat_person *p) {
 }
 
 int cat_person_get(cat_db *db, int64_t id, cat_person *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, PERSON_SQL "WHERE p.id = ?", &st, "i", id);
     if (rc || (rc = cat__step(db, st)) <= 0)
@@ -210,7 +211,7 @@ int cat_person_get(cat_db *db, int64_t id, cat_person *out) {
 }
 
 int cat_person_list(cat_db *db, cat_person **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -297,7 +298,7 @@ int cat_face_assign(cat_db *db, int64_t face_id, int64_t person_id, int source) 
 }
 
 static int id_list(cat_db *db, const char *sql, int64_t key, int64_t **ids, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *ids = NULL;
     *n = 0;
@@ -359,7 +360,7 @@ static int add_anchor_face(cat_anchor *a, int64_t face_id, const void *blob, int
 }
 
 int cat_anchors(cat_db *db, const char *model, cat_anchor **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;

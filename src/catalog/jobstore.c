@@ -31,6 +31,7 @@ int cat_job_state_parse(const char *name) {
 static int grow(void **arr, size_t *cap, size_t n, size_t sz) {
     if (n < *cap) return UT_OK;
     size_t nc = *cap ? *cap * 2 : 16;
+    while (nc <= n) nc *= 2;
     void *p = ut_realloc(*arr, nc * sz);
     if (!p) return ut_fail(UT_ENOMEM, "catalog: out of memory");
     *arr = p;
@@ -90,7 +91,7 @@ static int read_job(sqlite3_stmt *st, cat_job *j) {
 }
 
 int cat_job_get(cat_db *db, int64_t id, cat_job *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &st, "i", id);
     if (rc || (rc = cat__step(db, st)) <= 0) return rc < 0 ? rc : no_job(id);
@@ -100,7 +101,7 @@ int cat_job_get(cat_db *db, int64_t id, cat_job *out) {
 }
 
 int cat_job_list(cat_db *db, int state_filter, int limit, cat_job **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -166,7 +167,7 @@ static int root_held(cat_db *db, int64_t root) {
 
 static int find_candidates(cat_db *db, const char *const *types, size_t ntypes, int64_t only_id, candidate *c,
                            size_t *nc) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     *nc = 0;
     int rc = cat__stmt(db, "SELECT id, type, coalesce(root_id, 0), exclusive FROM jobs WHERE state = 0 "
                            "AND (? = 0 OR id = ?) ORDER BY id LIMIT 64", &st, "ii", only_id, only_id);
@@ -266,7 +267,7 @@ int cat_job_item_add(cat_db *db, int64_t job_id, const char *key) {
 
 int cat_job_items_next(cat_db *db, int64_t job_id, int64_t after_seq, size_t max, int64_t **seqs, char ***keys,
                        size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     *seqs = ut_malloc((max ? max : 1) * sizeof **seqs);
     *keys = ut_calloc(max ? max : 1, sizeof **keys);
     *n = 0;
@@ -301,7 +302,7 @@ int cat_job_item_finish(cat_db *db, int64_t job_id, int64_t seq, int state, cons
 }
 
 int cat_job_item_counts(cat_db *db, int64_t job_id, int64_t counts[4]) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(counts, 0, 4 * sizeof *counts);
     int rc = cat__stmt(db, "SELECT state, count(*) FROM job_items WHERE job_id = ? GROUP BY state", &st, "i", job_id);
     while (!rc && (rc = cat__step(db, st)) == 1) {
@@ -313,7 +314,7 @@ int cat_job_item_counts(cat_db *db, int64_t job_id, int64_t counts[4]) {
 }
 
 int cat_job_item_notes(cat_db *db, int64_t job_id, char ***notes, int64_t **counts, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0, ccap = 0;
     *notes = NULL;
     *counts = NULL;
@@ -347,7 +348,7 @@ int cat_job_items_requeue_failed(cat_db *db, int64_t job_id, int64_t *n) {
 }
 
 int cat_job_items_failed(cat_db *db, int64_t job_id, int limit, char ***keys, char ***errors, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0, ecap = 0;
     *keys = NULL;
     *errors = NULL;
@@ -387,7 +388,7 @@ int cat_job_event_add(cat_db *db, const cat_job_event *e) {
 }
 
 int cat_job_events(cat_db *db, int64_t job_id, int64_t after_id, int limit, cat_job_event **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -454,7 +455,7 @@ void cat_job_events_free(cat_job_event *e, size_t n) {
 static int pid_alive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
 int cat_job_recover_orphans(cat_db *db, int64_t stale_ms, int64_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t now = ut_wall_ms(), count = 0;
     int rc = cat_begin(db);
     if (rc) return rc;

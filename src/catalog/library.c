@@ -54,7 +54,7 @@ static int read_root(sqlite3_stmt *st, cat_root *r) {
 }
 
 int cat_root_get(cat_db *db, int64_t id, cat_root *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, "SELECT id, path, created_ms FROM roots WHERE id = ?", &st, "i", id);
     if (rc || (rc = cat__step(db, st)) <= 0)
@@ -65,7 +65,7 @@ int cat_root_get(cat_db *db, int64_t id, cat_root *out) {
 }
 
 int cat_root_list(cat_db *db, cat_root **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     *out = NULL;
     *n = 0;
     int rc = cat__stmt(db, "SELECT id, path, created_ms FROM roots ORDER BY id", &st, "");
@@ -148,7 +148,7 @@ static int read_photo(sqlite3_stmt *st, cat_photo *p) {
 
 int cat_file_status(cat_db *db, int64_t root_id, const char *rel, int64_t size, int64_t mtime_ns,
                     int *status, int64_t *photo_id) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = cat__stmt(db, "SELECT id, size, mtime_ns, state FROM photos WHERE root_id = ? AND path = ?",
                        &st, "it", root_id, rel);
     if (rc) return rc;
@@ -211,7 +211,7 @@ int cat_photo_upsert(cat_db *db, cat_photo *p, int *what) {
         return ut_fail(UT_EINVAL, "catalog: a photo path must be relative to its root");
     int rc = cat_begin(db);
     if (rc) return rc;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     rc = cat__stmt(db, "SELECT id, hash FROM photos WHERE root_id = ? AND path = ?", &st, "it", p->root_id, p->path);
     if (!rc) rc = cat__step(db, st);
     if (rc == 0) {
@@ -242,7 +242,7 @@ static int get_one(cat_db *db, sqlite3_stmt *st, cat_photo *out, const char *wha
 }
 
 int cat_photo_get(cat_db *db, int64_t id, cat_photo *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, "SELECT " PHOTO_COLS " FROM photos WHERE id = ?", &st, "i", id);
     if (rc) return rc;
@@ -252,7 +252,7 @@ int cat_photo_get(cat_db *db, int64_t id, cat_photo *out) {
 }
 
 int cat_photo_find(cat_db *db, int64_t root_id, const char *rel, cat_photo *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, "SELECT " PHOTO_COLS " FROM photos WHERE root_id = ? AND path = ?", &st, "it",
                        root_id, rel);
@@ -269,7 +269,7 @@ int cat_photo_set_state(cat_db *db, int64_t id, int state) {
 
 int cat_photo_list(cat_db *db, int64_t root_id, int state_filter, int64_t offset, int64_t limit,
                    cat_photo **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     *out = NULL;
     *n = 0;
     int rc = cat__stmt(db, "SELECT " PHOTO_COLS " FROM photos WHERE root_id = ? AND (? < 0 OR state = ?) "

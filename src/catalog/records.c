@@ -9,6 +9,7 @@ static int oom(void) { return ut_fail(UT_ENOMEM, "catalog: out of memory"); }
 static int grow(void **arr, size_t *cap, size_t n, size_t sz) {
     if (n < *cap) return UT_OK;
     size_t nc = *cap ? *cap * 2 : 16;
+    while (nc <= n) nc *= 2;
     void *p = ut_realloc(*arr, nc * sz);
     if (!p) return oom();
     *arr = p;
@@ -33,7 +34,7 @@ int cat_result_put(cat_db *db, int64_t photo_id, const char *model, const char *
 }
 
 int cat_result_get(cat_db *db, int64_t photo_id, const char *model, char **kind, char **json) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     *json = NULL;
     if (kind) *kind = NULL;
     int rc = cat__stmt(db, "SELECT kind, data FROM results WHERE photo_id = ? AND model = ?", &st, "it", photo_id, model);
@@ -55,7 +56,7 @@ int cat_result_delete(cat_db *db, int64_t photo_id, const char *model) {
 }
 
 int cat_result_photos(cat_db *db, const char *model, int64_t **photo_ids, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *photo_ids = NULL;
     *n = 0;
@@ -86,7 +87,7 @@ int cat_history_add(cat_db *db, const char *kind, const char *subject, const cha
 }
 
 int cat_history_list(cat_db *db, const char *kind, int64_t before_id, int limit, cat_history **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -155,7 +156,7 @@ static int read_upload(sqlite3_stmt *st, cat_upload *u) {
 }
 
 int cat_upload_get(cat_db *db, int64_t id, cat_upload *out) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     int rc = cat__stmt(db, "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", &st, "i", id);
     if (rc || (rc = cat__step(db, st)) <= 0)
@@ -166,7 +167,7 @@ int cat_upload_get(cat_db *db, int64_t id, cat_upload *out) {
 }
 
 int cat_upload_list(cat_db *db, int64_t offset, int64_t limit, cat_upload **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -218,7 +219,7 @@ int cat_folder_add(cat_db *db, const char *abs_path, int64_t *id) {
 }
 
 int cat_folder_list(cat_db *db, cat_folder **out, size_t *n) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *out = NULL;
     *n = 0;

@@ -381,7 +381,11 @@ static int conclude(job_ctx *c, int rc) {
 
 int job__run_claimed(job_mgr *m, cat_db *db, int64_t id, int *final_state) {
     job_ctx *c = ut_calloc(1, sizeof *c);
-    if (!c) return ut_fail(UT_ENOMEM, "jobs: out of memory");
+    if (!c) {
+        /* Not started: give it back to the queue. */
+        cat_job_transition(db, id, CAT_JOB_RUNNING, CAT_JOB_QUEUED, 0);
+        return ut_fail(UT_ENOMEM, "jobs: out of memory");
+    }
     c->mgr = m;
     c->db = db;
     int rc = cat_job_get(db, id, &c->job);
@@ -402,6 +406,15 @@ int job__run_claimed(job_mgr *m, cat_db *db, int64_t id, int *final_state) {
     rc = set_state(c, CAT_JOB_RUNNING, c->job.attempts > 1 ? "resumed" : "started");
     if (!rc) rc = work(c);
     int crc = conclude(c, rc);
+    if (crc) {
+        /* The final state could not be written: leave the job to resume
+         * rather than claimed by a process that has stopped running it. */
+        char *why = ut_strdup(ut_errmsg());
+        cat_job_transition(db, id, CAT_JOB_RUNNING, CAT_JOB_QUEUED, 0);
+        ut_fail(crc, "%s", why ? why : "jobs: could not record the job's end");
+        ut_free(why);
+        c->job.state = CAT_JOB_QUEUED;
+    }
     if (final_state) *final_state = c->job.state;
     track(m, c, 0);
     cat_job_free(&c->job);

@@ -320,6 +320,36 @@ TEST(results_history_uploads_folders) {
     cat_close(db);
 }
 
+/* 512-d embeddings: the matrix grows by far more than double per row. */
+TEST(face_matrix_512d) {
+    cat_db *db = open_db("m512.db");
+    int64_t root;
+    CHECK_EQ_INT(cat_root_add(db, "/lib", &root), UT_OK);
+    static float emb[40][512];
+    for (int p = 0; p < 10; p++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d.jpg", p);
+        int64_t ph = add_photo(db, root, name, name);
+        cat_face f[4] = {0};
+        for (int k = 0; k < 4; k++) {
+            for (int d = 0; d < 512; d++) emb[p * 4 + k][d] = (float)(p * 4 + k) + (float)d / 1024.0f;
+            f[k] = (cat_face){.dim = 512, .embedding = emb[p * 4 + k]};
+        }
+        CHECK_EQ_INT(cat_photo_set_faces(db, ph, "mbf", f, 4), UT_OK);
+    }
+    int64_t *ids;
+    float *m;
+    size_t n;
+    int dim;
+    CHECK_EQ_INT(cat_face_matrix(db, "mbf", CAT_FACES_ALL, &ids, &m, &n, &dim), UT_OK);
+    CHECK_EQ_INT(n, 40);
+    CHECK_EQ_INT(dim, 512);
+    CHECK(memcmp(m, emb, sizeof emb) == 0);
+    ut_free(ids);
+    ut_free(m);
+    cat_close(db);
+}
+
 TEST(unknown_ids_are_enoent) {
     cat_db *db = open_db("ids.db");
     cat_photo p;

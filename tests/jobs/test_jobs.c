@@ -512,6 +512,68 @@ TEST(unknown_ids_and_bad_calls) {
     job_mgr_close(NULL);
 }
 
+/* Allocation failures in the API calls give UT_ENOMEM and leave the
+ * manager usable. */
+TEST(allocation_failures) {
+    cfg.n = 3;
+    int failures = 0;
+    for (long k = 1; k < 60; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "oom%ld.db", k);
+        char *p = dbfile(name);
+        job_mgr *m = NULL;
+        ut_mem_fail_at(k);
+        int rc = job_mgr_open(p, NULL, &m);
+        ut_mem_fail_at(0);
+        ut_free(p);
+        CHECK(rc == UT_OK || rc == UT_ENOMEM);
+        if (rc) {
+            failures++;
+            CHECK(m == NULL);
+            continue;
+        }
+        job_type t = {.name = "count", .plan = count_plan, .item = count_item};
+        CHECK_EQ_INT(job_register(m, &t), UT_OK);
+        int64_t id = 0, root;
+        job_mgr_lock(m);
+        CHECK_EQ_INT(cat_root_add(job_mgr_db(m), "/lib", &root), UT_OK);
+        job_mgr_unlock(m);
+        ut_mem_fail_at(k);
+        rc = job_enqueue(m, "count", NULL, 0, &id);
+        ut_mem_fail_at(0);
+        CHECK(rc == UT_OK || rc == UT_ENOMEM);
+        if (rc == UT_OK) {
+            cat_job j;
+            ut_mem_fail_at(k);
+            rc = job_get(m, id, &j);
+            ut_mem_fail_at(0);
+            CHECK(rc == UT_OK || rc == UT_ENOMEM);
+            if (rc == UT_OK) cat_job_free(&j);
+            int state;
+            ut_mem_fail_at(k);
+            rc = job_run(m, id, &state);
+            ut_mem_fail_at(0);
+            CHECK(rc == UT_OK || rc == UT_ENOMEM);
+        }
+        int64_t fid;
+        CHECK_EQ_INT(job_folder_add(m, "/lib/a", &fid), UT_OK);
+        int64_t *ids = NULL;
+        size_t n = 0;
+        ut_mem_fail_at(k);
+        rc = job_folder_process(m, "count", NULL, &ids, &n);
+        ut_mem_fail_at(0);
+        CHECK(rc == UT_OK || rc == UT_ENOMEM);
+        ut_free(ids);
+        /* Still works afterwards. */
+        CHECK_EQ_INT(job_enqueue(m, "count", NULL, 0, &id), UT_OK);
+        int state;
+        CHECK_EQ_INT(job_run(m, id, &state), UT_OK);
+        CHECK_EQ_INT(state, CAT_JOB_DONE);
+        job_mgr_close(m);
+    }
+    CHECK(failures > 0);
+}
+
 TEST(folder_queue) {
     cfg.n = 3;
     job_mgr *m = open_mgr("folders.db", 0, 0);

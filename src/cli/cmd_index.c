@@ -112,6 +112,11 @@ static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, i
     else if (!rc && !json) fprintf(stderr, "kadr index: resuming interrupted job %lld\n", (long long)id);
     if (!rc && !json && isatty(2)) rc = job_subscribe(m, cli_progress_bar, &drawn, &token);
     if (!rc) rc = job_run(m, id, &state);
+    if (rc == UT_ESTATE || rc == UT_EBUSY) {
+        /* A running `kadr serve` took the job (or holds the root): wait. */
+        if (!json) fprintf(stderr, "kadr index: job %lld is run by another kadr process; waiting\n", (long long)id);
+        rc = job_wait(m, id, -1, &state);
+    }
     if (drawn) fputc('\n', stderr);
     if (!rc) rc = job_get(m, id, &j);
     if (!rc) {

@@ -39,6 +39,7 @@
 #define KADR_JOBS_H
 
 #include "catalog.h"
+#include "util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +129,12 @@ typedef struct {
     const char *message; /* may be NULL */
     int64_t ts_ms;
 } job_event;
+
+/* The event as one JSON object (appended to out), for WebSocket/SSE:
+ * {"job_id","type","event","state","done","failed","skipped","total",
+ *  "current","rate","eta_s","message","ts_ms"}; null for absent strings
+ * and an unknown ETA. */
+int job_event_json(const job_event *ev, ut_buf *out);
 
 /* Called from worker threads with the subscriber lock held: be quick, do
  * not call job_subscribe/unsubscribe from inside. Strings live only for

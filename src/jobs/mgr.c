@@ -318,3 +318,32 @@ void job__publish(job_mgr *m, const job_event *ev) {
         pthread_mutex_unlock(&m->run_lock);
     }
 }
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static int json_str(ut_buf *b, const char *s) {
+    if (!s) return ut_buf_puts(b, "null");
+    int rc = ut_buf_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+        if (*p == '"' || *p == '\\') rc = ut_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) rc = ut_buf_printf(b, "\\u%04x", *p);
+        else rc = ut_buf_append(b, p, 1);
+    }
+    return rc ? rc : ut_buf_puts(b, "\"");
+}
+
+int job_event_json(const job_event *ev, ut_buf *out) {
+    int rc = ut_buf_printf(out, "{\"job_id\":%lld,\"type\":", (long long)ev->job_id);
+    if (!rc) rc = json_str(out, ev->type);
+    if (!rc) rc = ut_buf_printf(out, ",\"event\":\"%s\",\"state\":\"%s\",\"done\":%lld,\"failed\":%lld,"
+                                     "\"skipped\":%lld,\"total\":%lld,\"current\":",
+                                job_event_kind_name(ev->kind), cat_job_state_name(ev->state), (long long)ev->done,
+                                (long long)ev->failed, (long long)ev->skipped, (long long)ev->total);
+    if (!rc) rc = json_str(out, ev->current);
+    if (!rc) rc = ut_buf_printf(out, ",\"rate\":%.3f,\"eta_s\":", ev->rate);
+    if (!rc) rc = ev->eta_s >= 0 ? ut_buf_printf(out, "%.1f", ev->eta_s) : ut_buf_puts(out, "null");
+    if (!rc) rc = ut_buf_puts(out, ",\"message\":");
+    if (!rc) rc = json_str(out, ev->message);
+    if (!rc) rc = ut_buf_printf(out, ",\"ts_ms\":%lld}", (long long)ev->ts_ms);
+    return rc;
+}

@@ -10,7 +10,9 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -258,6 +260,81 @@ TEST(cli_index_and_jobs) {
     const char *a9[] = {"jobs", "list", "--db", future, NULL};
     CHECK_EQ_INT(kadr_run(a9, out, sizeof out, err, sizeof err), 1);
     CHECK(strstr(err, "newer than this kadr"));
+}
+
+static long long sql1(const char *path, const char *sql) {
+    sqlite3 *raw;
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(raw, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(raw);
+    return v;
+}
+
+/* `kadr index` killed with SIGKILL part-way: the next run says it resumes
+ * the interrupted job and the two runs together index every file once. */
+TEST(cli_index_killed_and_resumed) {
+    char dir[600], home[600];
+    snprintf(dir, sizeof dir, "%s/killlib", test_tmpdir());
+    snprintf(home, sizeof home, "%s/killhome", test_tmpdir());
+    for (int i = 0; i < 4000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "d%d/%04d.jpg", i % 10, i);
+        char data[64];
+        memcpy(data, jpg, 4);
+        snprintf(data + 4, sizeof data - 4, "%d", i);
+        put(dir, name, data, 4 + strlen(data + 4));
+    }
+    setenv("KADR_HOME", home, 1);
+    char dbpath[700];
+    snprintf(dbpath, sizeof dbpath, "%s/kadr.db", home);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl(kadr_bin(), "kadr", "index", dir, (char *)NULL);
+        _exit(127);
+    }
+    /* Kill once some photos are in the catalog. */
+    long long n = 0;
+    for (int tries = 0; tries < 4000 && n < 200; tries++) {
+        usleep(2000);
+        sqlite3 *raw;
+        sqlite3_stmt *st;
+        if (sqlite3_open_v2(dbpath, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(raw, "SELECT count(*) FROM photos", -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        sqlite3_close(raw);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFSIGNALED(status)) {
+        test_skip("kadr index finished before it could be killed");
+        return;
+    }
+    CHECK(n >= 200 && n < 4000);
+    long long committed = sql1(dbpath, "SELECT count(*) FROM photos");
+    long long last_ms = sql1(dbpath, "SELECT max(indexed_ms) FROM photos");
+    CHECK(committed >= n && committed < 4000);
+    usleep(5000); /* so that a redone photo would get a later indexed_ms */
+    const char *args[] = {"index", dir, "--json", NULL};
+    char o2[1 << 14], e2[1 << 14];
+    CHECK_EQ_INT(kadr_run(args, o2, sizeof o2, e2, sizeof e2), 0);
+    CHECK(strstr(o2, "\"job_id\": 1")); /* the same job, resumed */
+    CHECK(strstr(o2, "\"photos\": 4000"));
+    CHECK(strstr(o2, "\"new\": 4000")); /* each file new once over both runs */
+    /* Photos the killed run committed were not indexed again. */
+    char q[128];
+    snprintf(q, sizeof q, "SELECT count(*) FROM photos WHERE indexed_ms <= %lld", last_ms);
+    CHECK_EQ_INT(sql1(dbpath, q), committed);
 }
 
 int main(int argc, char **argv) { return test_main(argc, argv); }

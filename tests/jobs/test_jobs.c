@@ -574,6 +574,17 @@ TEST(allocation_failures) {
     CHECK(failures > 0);
 }
 
+TEST(event_json) {
+    job_event ev = {.job_id = 7, .type = "index", .kind = JOB_EV_PROGRESS, .state = CAT_JOB_RUNNING, .done = 3,
+                    .total = 10, .current = "a \"b\"\n.jpg", .rate = 2.5, .eta_s = -1, .ts_ms = 1234};
+    ut_buf b = {0};
+    CHECK_EQ_INT(job_event_json(&ev, &b), UT_OK);
+    CHECK_EQ_STR(b.data, "{\"job_id\":7,\"type\":\"index\",\"event\":\"progress\",\"state\":\"running\","
+                         "\"done\":3,\"failed\":0,\"skipped\":0,\"total\":10,\"current\":\"a \\\"b\\\"\\u000a.jpg\","
+                         "\"rate\":2.500,\"eta_s\":null,\"message\":null,\"ts_ms\":1234}");
+    ut_buf_free(&b);
+}
+
 TEST(folder_queue) {
     cfg.n = 3;
     job_mgr *m = open_mgr("folders.db", 0, 0);

@@ -86,6 +86,10 @@ int job_mgr_start(job_mgr *m);
  * resume on the next start. NULL is a no-op. */
 void job_mgr_close(job_mgr *m);
 
+/* For /health and /metrics: worker threads started and jobs running in
+ * this process right now. */
+void job_mgr_status(job_mgr *m, int *workers, int *running);
+
 /* The manager's own connection, for reads such as cat_job_get/list.
  * Serialised by the manager: hold job_mgr_lock while using it. */
 cat_db *job_mgr_db(job_mgr *m);

@@ -77,6 +77,13 @@ int job__stopping(job_mgr *m) {
 }
 
 cat_db *job_mgr_db(job_mgr *m) { return m->db; }
+
+void job_mgr_status(job_mgr *m, int *workers, int *running) {
+    pthread_mutex_lock(&m->run_lock);
+    if (workers) *workers = m->nthreads;
+    if (running) *running = m->nrunning;
+    pthread_mutex_unlock(&m->run_lock);
+}
 void job_mgr_lock(job_mgr *m) { pthread_mutex_lock(&m->db_lock); }
 void job_mgr_unlock(job_mgr *m) { pthread_mutex_unlock(&m->db_lock); }
 

@@ -337,6 +337,7 @@ static int work(job_ctx *c) {
     if (rc) return rc;
     if (!c->job.planned) rc = plan_phase(c);
     if (!rc) rc = recount(c);
+    c->run_start = ut_now(); /* the rate counts items, not the planning */
     if (!rc) {
         rc = cat_begin(c->db);
         if (!rc) rc = record_progress(c, 1);

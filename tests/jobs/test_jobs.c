@@ -117,6 +117,10 @@ TEST(runs_with_workers_and_events) {
     int token;
     CHECK_EQ_INT(job_subscribe(m, listen, &s, &token), UT_OK);
     CHECK_EQ_INT(job_mgr_start(m), UT_OK);
+    int workers, running;
+    job_mgr_status(m, &workers, &running);
+    CHECK_EQ_INT(workers, 2);
+    CHECK_EQ_INT(running, 0);
     int64_t id;
     CHECK_EQ_INT(job_enqueue(m, "count", "{\"n\":300}", 0, &id), UT_OK);
     int state;

@@ -578,6 +578,57 @@ TEST(allocation_failures) {
     CHECK(failures > 0);
 }
 
+/* Listeners come and go from other threads while workers publish; after
+ * job_unsubscribe returns, the listener is never called again. */
+typedef struct {
+    atomic_int calls, gone, late;
+} churn;
+
+static atomic_int churn_total;
+
+static void churn_listener(const job_event *ev, void *user) {
+    churn *c = user;
+    atomic_fetch_add(&churn_total, 1);
+    atomic_fetch_add(&c->calls, 1);
+    if (atomic_load(&c->gone)) atomic_fetch_add(&c->late, 1);
+}
+
+static void *churn_thread(void *arg) {
+    job_mgr *m = arg;
+    for (int i = 0; i < 300; i++) {
+        churn *c = calloc(1, sizeof *c);
+        int token;
+        if (job_subscribe(m, churn_listener, c, &token)) abort();
+        usleep(200);
+        job_unsubscribe(m, token);
+        atomic_store(&c->gone, 1);
+        usleep(100);
+        if (atomic_load(&c->late)) abort();
+        free(c);
+    }
+    return NULL;
+}
+
+TEST(listeners_subscribe_and_leave_concurrently) {
+    cfg.n = 400;
+    cfg.sleep_us = 200;
+    job_mgr *m = open_mgr("churn.db", 2, 0);
+    CHECK_EQ_INT(job_mgr_start(m), UT_OK);
+    int64_t a, b;
+    CHECK_EQ_INT(job_enqueue(m, "count", NULL, 0, &a), UT_OK);
+    CHECK_EQ_INT(job_enqueue(m, "count", NULL, 0, &b), UT_OK);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, churn_thread, m);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    int sa, sb;
+    CHECK_EQ_INT(job_wait(m, a, 30000, &sa), UT_OK);
+    CHECK_EQ_INT(job_wait(m, b, 30000, &sb), UT_OK);
+    CHECK_EQ_INT(sa, CAT_JOB_DONE);
+    CHECK_EQ_INT(sb, CAT_JOB_DONE);
+    CHECK(atomic_load(&churn_total) > 0);
+    job_mgr_close(m);
+}
+
 TEST(event_json) {
     job_event ev = {.job_id = 7, .type = "index", .kind = JOB_EV_PROGRESS, .state = CAT_JOB_RUNNING, .done = 3,
                     .total = 10, .current = "a \"b\"\n.jpg", .rate = 2.5, .eta_s = -1, .ts_ms = 1234};

@@ -22,7 +22,7 @@ int cat__fail(cat_db *db, int rc, const char *what) {
     case SQLITE_NOMEM: code = UT_ENOMEM; break;
     case SQLITE_BUSY:
     case SQLITE_LOCKED: code = UT_EBUSY; break;
-    case SQLITE_CONSTRAINT: code = UT_EEXIST; break;
+    case SQLITE_CONSTRAINT: code = rc == SQLITE_CONSTRAINT_CHECK ? UT_EINVAL : UT_EEXIST; break;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: code = UT_EFORMAT; break;
     case SQLITE_CANTOPEN:

@@ -10,7 +10,8 @@
  * People and jobs use AUTOINCREMENT: their ids are handed to users and
  * clients, and must never be reused for a different person or job.
  *
- * Types stay portable (INTEGER, REAL, TEXT, BLOB); JSON is TEXT. The
+ * Types stay portable (INTEGER, REAL, TEXT, BLOB); JSON is TEXT, checked
+ * with json_valid() so that it stays readable as PostgreSQL JSONB. The
  * PostgreSQL backend will carry its own DDL with the same tables. */
 #include "catalog_int.h"
 
@@ -65,7 +66,7 @@ static const char *const migrations[] = {
     "CREATE TABLE jobs(\n"
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "  type TEXT NOT NULL,\n"
-    "  params TEXT NOT NULL DEFAULT '{}',\n"
+    "  params TEXT NOT NULL DEFAULT '{}' CHECK(json_valid(params)),\n"
     "  state INTEGER NOT NULL,\n"
     "  root_id INTEGER REFERENCES roots(id) ON DELETE SET NULL,\n"
     "  exclusive INTEGER NOT NULL DEFAULT 0,\n"
@@ -75,7 +76,7 @@ static const char *const migrations[] = {
     "  failed INTEGER NOT NULL DEFAULT 0,\n"
     "  skipped INTEGER NOT NULL DEFAULT 0,\n"
     "  current TEXT, rate REAL NOT NULL DEFAULT 0, eta_s REAL NOT NULL DEFAULT -1,\n"
-    "  message TEXT, error TEXT, result TEXT,\n"
+    "  message TEXT, error TEXT, result TEXT CHECK(result IS NULL OR json_valid(result)),\n"
     "  cancel_requested INTEGER NOT NULL DEFAULT 0,\n"
     "  owner_pid INTEGER NOT NULL DEFAULT 0,\n"
     "  heartbeat_ms INTEGER NOT NULL DEFAULT 0,\n"
@@ -110,7 +111,7 @@ static const char *const migrations[] = {
     "  photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,\n"
     "  model TEXT NOT NULL,\n"
     "  kind TEXT NOT NULL,\n"
-    "  data TEXT NOT NULL,\n"
+    "  data TEXT NOT NULL CHECK(json_valid(data)),\n"
     "  created_ms INTEGER NOT NULL,\n"
     "  PRIMARY KEY(photo_id, model));\n"
     "CREATE INDEX results_model ON results(model, photo_id);\n"
@@ -119,7 +120,7 @@ static const char *const migrations[] = {
     "  ts_ms INTEGER NOT NULL,\n"
     "  kind TEXT NOT NULL,\n"
     "  subject TEXT,\n"
-    "  data TEXT);\n"
+    "  data TEXT CHECK(data IS NULL OR json_valid(data)));\n"
     "CREATE INDEX history_kind ON history(kind, id);\n"
     "CREATE TABLE uploads(\n"
     "  id INTEGER PRIMARY KEY,\n"

@@ -410,11 +410,14 @@ int job__run_claimed(job_mgr *m, cat_db *db, int64_t id, int *final_state) {
     if (crc) {
         /* The final state could not be written: leave the job to resume
          * rather than claimed by a process that has stopped running it. */
+        /* A bad value (e.g. a result that is not JSON) would fail again:
+         * end the job as failed; anything else may be transient. */
+        int to = crc == UT_EINVAL ? CAT_JOB_FAILED : CAT_JOB_QUEUED;
         char *why = ut_strdup(ut_errmsg());
-        cat_job_transition(db, id, CAT_JOB_RUNNING, CAT_JOB_QUEUED, 0);
+        cat_job_transition(db, id, CAT_JOB_RUNNING, to, 0);
         ut_fail(crc, "%s", why ? why : "jobs: could not record the job's end");
         ut_free(why);
-        c->job.state = CAT_JOB_QUEUED;
+        c->job.state = to;
     }
     if (final_state) *final_state = c->job.state;
     track(m, c, 0);

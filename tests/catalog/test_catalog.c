@@ -268,6 +268,14 @@ TEST(results_history_uploads_folders) {
     ut_free(kind);
     ut_free(json);
     CHECK_EQ_INT(cat_result_put(db, 9999, "clip", "tags", "{}"), UT_ENOENT);
+    /* Malformed JSON is refused and changes nothing. */
+    CHECK_EQ_INT(cat_result_put(db, ph, "clip", "tags", "{\"tags\": [oops"), UT_EINVAL);
+    CHECK_EQ_INT(cat_history_add(db, "sort", NULL, "not json", &id), UT_EINVAL);
+    cat_job bad = {.type = "x", .params = "{"};
+    CHECK_EQ_INT(cat_job_insert(db, &bad), UT_EINVAL);
+    CHECK_EQ_INT(cat_result_get(db, ph, "clip", NULL, &json), UT_OK);
+    CHECK(strstr(json, "dog"));
+    ut_free(json);
     int64_t *ids;
     size_t n;
     CHECK_EQ_INT(cat_result_photos(db, "clip", &ids, &n), UT_OK);

@@ -512,6 +512,7 @@ TEST(unknown_ids_and_bad_calls) {
     job_type none = {.name = "x"};
     CHECK_EQ_INT(job_register(m, &none), UT_EINVAL);
     CHECK_EQ_INT(job_enqueue(m, "count", NULL, 12345, &id), UT_ENOENT); /* no such root */
+    CHECK_EQ_INT(job_enqueue(m, "count", "{\"n\": ", 0, &id), UT_EINVAL); /* params not JSON */
     job_mgr_close(m);
     job_mgr_close(NULL);
 }

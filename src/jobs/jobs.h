@@ -55,6 +55,9 @@ enum { JOB_ITEM_DONE = 0, JOB_ITEM_SKIPPED = 1 };
 typedef struct {
     const char *name;  /* "index", "sort", ... (copied at registration) */
     int exclusive;     /* changes files: one such job per library root */
+    int heavy;         /* runs models on the nn thread budget: at most
+                          job_config.heavy_jobs of these at once here, so
+                          workers do not oversubscribe the cores */
     int (*start)(job_ctx *ctx, void *user);                 /* optional */
     int (*plan)(job_ctx *ctx, void *user);                  /* optional */
     int (*item)(job_ctx *ctx, const char *key, void *user); /* required */
@@ -68,6 +71,7 @@ typedef struct {
 typedef struct {
     int workers;             /* background worker threads; 0 = none (run jobs
                                 with job_run in the calling thread). Default 0. */
+    int heavy_jobs;          /* heavy jobs running at once on the workers, default 1 */
     int progress_publish_ms; /* default 100 */
     int progress_store_ms;   /* default 2000 */
     int poll_ms;             /* idle workers look for jobs from other processes, default 500 */

@@ -52,7 +52,6 @@ struct job_mgr {
     pthread_mutex_t db_lock;
 
     job_type types[JOB_MAX_TYPES];
-    const char *type_names[JOB_MAX_TYPES];
     int ntypes;
 
     pthread_mutex_t sub_lock;   /* listeners */
@@ -66,6 +65,7 @@ struct job_mgr {
     int nrunning;
     int stopping;
     int started;
+    int nheavy;                 /* heavy jobs running on the workers */
 
     pthread_t *threads;
     int nthreads;

@@ -23,6 +23,7 @@ static void defaults(job_config *c) {
     if (c->poll_ms <= 0) c->poll_ms = 500;
     if (c->stale_ms <= 0) c->stale_ms = 600000;
     if (c->workers < 0) c->workers = 0;
+    if (c->heavy_jobs <= 0) c->heavy_jobs = 1;
 }
 
 int job_mgr_open(const char *db_path, const job_config *cfg, job_mgr **out) {
@@ -59,7 +60,7 @@ int job_register(job_mgr *m, const job_type *t) {
     if (!name) return ut_fail(UT_ENOMEM, "jobs: out of memory");
     m->types[m->ntypes] = *t;
     m->types[m->ntypes].name = name;
-    m->type_names[m->ntypes++] = name;
+    m->ntypes++;
     return UT_OK;
 }
 
@@ -101,6 +102,45 @@ static void timed_wait(job_mgr *m, int ms) {
     pthread_cond_timedwait(&m->wake, &m->run_lock, &ts);
 }
 
+/* Reserve a slot for a heavy job (one that uses the nn thread budget);
+ * 1 if reserved. */
+static int reserve_heavy(job_mgr *m) {
+    pthread_mutex_lock(&m->run_lock);
+    int ok = m->nheavy < m->cfg.heavy_jobs;
+    if (ok) m->nheavy++;
+    pthread_mutex_unlock(&m->run_lock);
+    return ok;
+}
+
+static void release_heavy(job_mgr *m) {
+    pthread_mutex_lock(&m->run_lock);
+    m->nheavy--;
+    pthread_cond_broadcast(&m->wake);
+    pthread_mutex_unlock(&m->run_lock);
+}
+
+/* Claim a job of a type this process runs; heavy types only while a
+ * heavy slot is free. *heavy says whether the claimed job holds one. */
+static int claim(job_mgr *m, cat_db *db, int64_t *id, int *heavy) {
+    const char *names[JOB_MAX_TYPES];
+    size_t n = 0;
+    int reserved = reserve_heavy(m);
+    for (int i = 0; i < m->ntypes; i++)
+        if (reserved || !m->types[i].heavy) names[n++] = m->types[i].name;
+    int rc = n ? cat_job_claim(db, names, n, 0, (int)getpid(), id) : UT_ENOENT;
+    *heavy = 0;
+    if (!rc && reserved) {
+        cat_job j;
+        if (cat_job_get(db, *id, &j) == UT_OK) {
+            const job_type *t = job__find_type(m, j.type);
+            *heavy = t && t->heavy;
+            cat_job_free(&j);
+        }
+    }
+    if (reserved && !*heavy) release_heavy(m);
+    return rc;
+}
+
 static void *worker(void *arg) {
     job_mgr *m = arg;
     cat_db *db = NULL;
@@ -112,9 +152,11 @@ static void *worker(void *arg) {
     for (;;) {
         if (job__stopping(m)) break;
         int64_t id = 0;
-        rc = m->ntypes ? cat_job_claim(db, m->type_names, (size_t)m->ntypes, 0, (int)getpid(), &id) : UT_ENOENT;
+        int heavy;
+        rc = claim(m, db, &id, &heavy);
         if (rc == UT_OK) {
             if (job__run_claimed(m, db, id, NULL)) ut_warn("jobs: job %lld: %s", (long long)id, ut_errmsg());
+            if (heavy) release_heavy(m);
             continue;
         }
         if (rc != UT_ENOENT && rc != UT_EBUSY) ut_warn("jobs: claiming a job: %s", ut_errmsg());

@@ -424,6 +424,50 @@ TEST(exclusive_jobs_serialised_per_root) {
     job_mgr_close(m);
 }
 
+/* Heavy jobs (models) run one at a time; a light job runs beside them. */
+static atomic_int heavy_now, heavy_max, light_beside_heavy;
+
+static int heavy_item(job_ctx *c, const char *key, void *user) {
+    int now = atomic_fetch_add(&heavy_now, 1) + 1;
+    int max = atomic_load(&heavy_max);
+    while (now > max && !atomic_compare_exchange_weak(&heavy_max, &max, now)) {}
+    usleep(2000);
+    atomic_fetch_sub(&heavy_now, 1);
+    return JOB_ITEM_DONE;
+}
+
+static int light_item(job_ctx *c, const char *key, void *user) {
+    if (atomic_load(&heavy_now) > 0) atomic_fetch_add(&light_beside_heavy, 1);
+    usleep(2000);
+    return JOB_ITEM_DONE;
+}
+
+TEST(heavy_jobs_do_not_oversubscribe) {
+    cfg.n = 40;
+    char *p = dbfile("heavy.db");
+    job_config jc = {.workers = 3};
+    job_mgr *m;
+    CHECK_EQ_INT(job_mgr_open(p, &jc, &m), UT_OK);
+    ut_free(p);
+    job_type h = {.name = "heavy", .heavy = 1, .plan = count_plan, .item = heavy_item};
+    job_type l = {.name = "light", .plan = count_plan, .item = light_item};
+    CHECK_EQ_INT(job_register(m, &h), UT_OK);
+    CHECK_EQ_INT(job_register(m, &l), UT_OK);
+    int64_t ids[3];
+    CHECK_EQ_INT(job_enqueue(m, "heavy", NULL, 0, &ids[0]), UT_OK);
+    CHECK_EQ_INT(job_enqueue(m, "heavy", NULL, 0, &ids[1]), UT_OK);
+    CHECK_EQ_INT(job_enqueue(m, "light", NULL, 0, &ids[2]), UT_OK);
+    CHECK_EQ_INT(job_mgr_start(m), UT_OK);
+    for (int i = 0; i < 3; i++) {
+        int st;
+        CHECK_EQ_INT(job_wait(m, ids[i], 30000, &st), UT_OK);
+        CHECK_EQ_INT(st, CAT_JOB_DONE);
+    }
+    CHECK_EQ_INT(atomic_load(&heavy_max), 1);
+    CHECK(atomic_load(&light_beside_heavy) > 0);
+    job_mgr_close(m);
+}
+
 typedef struct {
     const char *path;
     atomic_int *stop;

@@ -8,8 +8,9 @@
  * same way:
  *
  *   start()            every run, including a resume: set up state
- *   plan()             once per job: list the items (job_add_item), in
- *                      one transaction with the job's "planned" mark
+ *   plan()             once per job: list the items (job_add_item); they
+ *                      are written in one transaction with the job's
+ *                      "planned" mark after plan() returns
  *   item(key) ...      for each item not yet finished, outside any
  *                      transaction; after its slow part it calls
  *                      job_write() and writes through job_db(): those

@@ -29,6 +29,7 @@ struct job_ctx {
     void *state;          /* handler state (job_set_state) */
     const char *note;     /* current item's note */
     int in_plan;
+    ut_buf plan_keys;     /* keys listed by plan(), NUL-separated */
     int in_write;         /* the item's write transaction is open */
     double last_row;      /* ut_now() of the last progress row update */
     /* Outcomes of items that wrote nothing, committed in groups (see

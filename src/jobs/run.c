@@ -40,12 +40,16 @@ void job_set_state(job_ctx *c, void *state) { c->state = state; }
 void *job_state(job_ctx *c) { return c->state; }
 int job_cancelled(job_ctx *c) { return atomic_load(&c->cancel) != 0; }
 
+/* Keys are gathered in memory while plan() runs (it may walk a big
+ * folder tree) and written in one short transaction afterwards, so the
+ * write lock is not held during the walk. */
 int job_add_item(job_ctx *c, const char *key) {
     if (!c->in_plan) return ut_fail(UT_ESTATE, "jobs: items can only be added while planning");
     if (!key || !*key) return ut_fail(UT_EINVAL, "jobs: an item needs a key");
-    int rc = cat_job_item_add(c->db, c->job.id, key);
-    if (!rc) c->job.total++;
-    return rc;
+    int rc = ut_buf_append(&c->plan_keys, key, strlen(key) + 1);
+    if (rc) return ut_fail(rc, "jobs: out of memory listing items");
+    c->job.total++;
+    return UT_OK;
 }
 
 int job_note(job_ctx *c, const char *note) {
@@ -150,12 +154,20 @@ static void publish_progress(job_ctx *c, int force) {
 /* ---- phases ------------------------------------------------------------ */
 
 static int plan_phase(job_ctx *c) {
-    int rc = cat_begin(c->db);
-    if (rc) return rc;
     c->in_plan = 1;
     c->job.total = 0;
-    rc = c->type->plan ? c->type->plan(c, c->type->user) : UT_OK;
+    ut_buf_reset(&c->plan_keys);
+    int rc = c->type->plan ? c->type->plan(c, c->type->user) : UT_OK;
     c->in_plan = 0;
+    if (!rc) rc = cat_begin(c->db);
+    if (rc) {
+        ut_buf_free(&c->plan_keys);
+        c->job.total = 0;
+        return rc;
+    }
+    for (size_t off = 0; !rc && off < c->plan_keys.len; off += strlen(c->plan_keys.data + off) + 1)
+        rc = cat_job_item_add(c->db, c->job.id, c->plan_keys.data + off);
+    ut_buf_free(&c->plan_keys);
     if (!rc) {
         c->job.planned = 1;
         rc = cat_job_update(c->db, &c->job);
@@ -163,6 +175,7 @@ static int plan_phase(job_ctx *c) {
     if (rc) {
         cat_rollback(c->db);
         c->job.total = 0;
+        c->job.planned = 0;
         return rc;
     }
     return cat_commit(c->db);

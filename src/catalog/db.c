@@ -15,6 +15,9 @@
 #ifndef CAT_PAGE_SIZE
 #define CAT_PAGE_SIZE "8192"
 #endif
+#ifndef CAT_WAL_PAGES
+#define CAT_WAL_PAGES "4000"
+#endif
 
 int cat__fail(cat_db *db, int rc, const char *what) {
     int code;
@@ -206,7 +209,8 @@ static int configure(cat_db *db, const cat_options *opt) {
      * (2 KiB of embedding each) where 4 KiB pages hold one. */
     if ((rc = cat__exec_script(db, "PRAGMA page_size=" CAT_PAGE_SIZE))) return rc;
     if ((rc = set_wal(db, timeout))) return rc;
-    return cat__exec_script(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
+    return cat__exec_script(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                                "PRAGMA wal_autocheckpoint=" CAT_WAL_PAGES ";");
 }
 
 int cat_open_ex(const char *path, const cat_options *opt, cat_db **out) {

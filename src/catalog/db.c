@@ -209,6 +209,8 @@ static int configure(cat_db *db, const cat_options *opt) {
      * (2 KiB of embedding each) where 4 KiB pages hold one. */
     if ((rc = cat__exec_script(db, "PRAGMA page_size=" CAT_PAGE_SIZE))) return rc;
     if ((rc = set_wal(db, timeout))) return rc;
+    /* Checkpoint every 4000 pages (32 MiB of WAL): a page rewritten by
+     * many small commits is copied to the database once per checkpoint. */
     return cat__exec_script(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
                                 "PRAGMA wal_autocheckpoint=" CAT_WAL_PAGES ";");
 }

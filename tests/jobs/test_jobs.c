@@ -391,8 +391,8 @@ TEST(shutdown_requeues_and_resumes) {
 /* ---- exclusivity and concurrency -------------------------------------- */
 
 TEST(exclusive_jobs_serialised_per_root) {
-    cfg.n = 15;
-    cfg.sleep_us = 3000;
+    cfg.n = 40;
+    cfg.sleep_us = 5000; /* long enough that both workers are up under load */
     job_mgr *m = open_mgr("excl.db", 2, 1);
     int64_t root, a, b;
     job_mgr_lock(m);
@@ -443,7 +443,7 @@ static int light_item(job_ctx *c, const char *key, void *user) {
 }
 
 TEST(heavy_jobs_do_not_oversubscribe) {
-    cfg.n = 40;
+    cfg.n = 80;
     char *p = dbfile("heavy.db");
     job_config jc = {.workers = 3};
     job_mgr *m;

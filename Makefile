@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench bench-img bench-server fmt build asan models clean
+.PHONY: all run test test-fast bench bench-img bench-server bench-catalog fmt build asan models clean
 
 all: build
 
@@ -59,6 +59,10 @@ bench-server:
 	scripts/setup.sh bench
 	$(MAKE) build
 	bench/server.sh $(KADR)
+
+# Catalog: indexing files/s and catalog size per 10,000 faces.
+bench-catalog: build
+	bench/catalog.sh $(BUILD)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -88,5 +88,14 @@ extern const cli_cmd cli_cmd_nn;
 extern const cli_cmd cli_cmd_photo;
 extern const cli_cmd cli_cmd_sort;
 extern const cli_cmd cli_cmd_faces;
+extern const cli_cmd cli_cmd_index;
+extern const cli_cmd cli_cmd_jobs;
+/* cmd_jobs.c helpers shared with cmd_index.c. */
+int cli_db_path(const char *given, char **out); /* --db or $KADR_HOME/kadr.db */
+#ifdef KADR_JOBS_H
+/* A job listener drawing a progress bar on stderr; user is an int set to 1
+ * once something was drawn. */
+void cli_progress_bar(const job_event *ev, void *user);
+#endif
 
 #endif

@@ -15,6 +15,8 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_photo,
     &cli_cmd_sort,
     &cli_cmd_faces,
+    &cli_cmd_index,
+    &cli_cmd_jobs,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

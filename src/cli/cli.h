@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "jobs.h"
 #include "sort.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -59,12 +60,19 @@ char *cli_data_home(void);
 typedef struct {
     const char *what;
     int tty;
+    int open; /* a terminal line is drawn and not yet ended */
     double t0, last;
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, const char *what);
 /* extra: a short note shown after the rate ("123 faces"); may be NULL. */
 void cli_progress_update(cli_progress *p, size_t done, size_t total, const char *extra);
+/* The same with rate and ETA (seconds, < 0 unknown) given by the caller. */
+void cli_progress_draw(cli_progress *p, size_t done, size_t total, double rate, double eta_s, const char *extra);
+/* A job listener (job_subscribe) drawing job progress; user is a cli_progress. */
+void cli_progress_job(const job_event *ev, void *user);
+/* End a bar that stopped short of its total (a cancelled or failed job). */
+void cli_progress_end(cli_progress *p);
 
 /* The face-pipeline options shared by `sort` and `faces eval` (pipeline.c). */
 #define CLI_PIPELINE_NOPTS 13
@@ -90,12 +98,7 @@ extern const cli_cmd cli_cmd_sort;
 extern const cli_cmd cli_cmd_faces;
 extern const cli_cmd cli_cmd_index;
 extern const cli_cmd cli_cmd_jobs;
-/* cmd_jobs.c helpers shared with cmd_index.c. */
-int cli_db_path(const char *given, char **out); /* --db or $KADR_HOME/kadr.db */
-#ifdef KADR_JOBS_H
-/* A job listener drawing a progress bar on stderr; user is an int set to 1
- * once something was drawn. */
-void cli_progress_bar(const job_event *ev, void *user);
-#endif
+/* --db or $KADR_HOME/kadr.db (cmd_jobs.c; shared with cmd_index.c). */
+int cli_db_path(const char *given, char **out);
 
 #endif

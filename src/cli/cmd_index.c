@@ -96,7 +96,9 @@ static void print_summary(const char *dir, const cat_job *j, const summary *s, d
 static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, int json) {
     job_mgr *m = NULL;
     int64_t root = 0, id = 0, photos = 0;
-    int state = CAT_JOB_FAILED, drawn = 0, token = 0;
+    int state = CAT_JOB_FAILED, token = 0;
+    cli_progress bar;
+    cli_progress_init(&bar, "index");
     cat_job j = {0};
     summary s;
     double t0 = ut_now();
@@ -110,14 +112,14 @@ static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, i
     }
     if (!rc && !(id = resumable(m, root))) rc = job_enqueue(m, "index", NULL, root, &id);
     else if (!rc && !json) fprintf(stderr, "kadr index: resuming interrupted job %lld\n", (long long)id);
-    if (!rc && !json && isatty(2)) rc = job_subscribe(m, cli_progress_bar, &drawn, &token);
+    if (!rc && !json) rc = job_subscribe(m, cli_progress_job, &bar, &token);
     if (!rc) rc = job_run(m, id, &state);
     if (rc == UT_ESTATE || rc == UT_EBUSY) {
         /* A running `kadr serve` took the job (or holds the root): wait. */
         if (!json) fprintf(stderr, "kadr index: job %lld is run by another kadr process; waiting\n", (long long)id);
         rc = job_wait(m, id, -1, &state);
     }
-    if (drawn) fputc('\n', stderr);
+    cli_progress_end(&bar);
     if (!rc) rc = job_get(m, id, &j);
     if (!rc) {
         job_mgr_lock(m);

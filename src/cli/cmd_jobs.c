@@ -29,30 +29,6 @@ int cli_db_path(const char *given, char **out) {
     return rc;
 }
 
-/* ---- progress bar ------------------------------------------------------ */
-
-static void fmt_eta(double s, char *buf, size_t cap) {
-    if (s < 0) snprintf(buf, cap, "--:--");
-    else if (s >= 3600) snprintf(buf, cap, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-    else snprintf(buf, cap, "%d:%02d", (int)s / 60, (int)s % 60);
-}
-
-void cli_progress_bar(const job_event *ev, void *user) {
-    int *drawn = user;
-    if (ev->kind != JOB_EV_PROGRESS || ev->total <= 0) return;
-    int64_t finished = ev->done + ev->failed;
-    double frac = (double)finished / (double)ev->total;
-    char bar[31], eta[16];
-    int fill = (int)(frac * 30);
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-    bar[30] = 0;
-    fmt_eta(ev->eta_s, eta, sizeof eta);
-    fprintf(stderr, "\r[%s] %lld/%lld %3.0f%% %.0f files/s ETA %s ", bar, (long long)finished, (long long)ev->total,
-            frac * 100, ev->rate, eta);
-    fflush(stderr);
-    *drawn = 1;
-}
-
 /* ---- JSON -------------------------------------------------------------- */
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
@@ -206,7 +182,9 @@ static int jobs_cancel(const cli_cmd *cmd, const char *db_path, int64_t id, int 
 static int jobs_retry(const cli_cmd *cmd, const char *db_path, int64_t id, int json) {
     job_mgr *m;
     int64_t requeued = 0;
-    int drawn = 0, token = 0, state = CAT_JOB_QUEUED;
+    int token = 0, state = CAT_JOB_QUEUED;
+    cli_progress bar;
+    cli_progress_init(&bar, "retry");
     if (job_mgr_open(db_path, NULL, &m)) return cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
     int rc = job_index_register(m, NULL);
     if (!rc) rc = job_mgr_start(m);
@@ -214,9 +192,9 @@ static int jobs_retry(const cli_cmd *cmd, const char *db_path, int64_t id, int j
     cat_job j = {0};
     if (!rc) rc = job_get(m, id, &j);
     if (!rc && j.type && strcmp(j.type, "index") == 0) {
-        if (!json && isatty(2)) job_subscribe(m, cli_progress_bar, &drawn, &token);
+        if (!json) job_subscribe(m, cli_progress_job, &bar, &token);
         rc = job_run(m, id, &state);
-        if (drawn) fputc('\n', stderr);
+        cli_progress_end(&bar);
         cat_job_free(&j);
         if (!rc) rc = job_get(m, id, &j);
     }

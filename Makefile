@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-nn fmt build asan models clean
 
 all: build
 
@@ -46,6 +46,10 @@ bench:
 	scripts/setup.sh bench
 	$(MAKE) build
 	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
+
+# The nn engine against ONNX Runtime at 1 and 2 threads (bench/nn.sh).
+bench-nn: build
+	bench/nn.sh $(KADR)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -56,8 +56,9 @@ static int fold_bn(nn__graph *g, nn__node *conv, nn__node *bn) {
     if (!a) return ut_fail(UT_ENOMEM, "out of memory");
     int rc = nn__bn_coeffs(g, bn, a, a + m, m);
     int wi = -1, bi = -1;
-    if (!rc) rc = new_const(g, w->name, m * per, &wi);
-    if (!rc) rc = new_const(g, w->name, m, &bi);
+    char *wname = w->name;  /* w dangles once new_const grows the tensor array */
+    if (!rc) rc = new_const(g, wname, m * per, &wi);
+    if (!rc) rc = new_const(g, wname, m, &bi);
     if (rc) {
         ut_free(a);
         return rc == UT_EUNSUPPORTED ? UT_OK : rc;  /* non-constant BN: leave it */

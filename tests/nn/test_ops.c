@@ -151,7 +151,7 @@ TEST(conv_cases) {
 /* Conv -> BatchNormalization -> activation folds into one node. */
 static int fused_case(const char *act, int opset) {
     int64_t xd[4] = {1, 4, 6, 5}, wd[4] = {6, 4, 3, 3}, cd[1] = {6}, one[1] = {1};
-    float *x = randv(96), *w = randv(216), *b = randv(6), *sc = randv(6), *bb = randv(6), *mean = randv(6), *var = randv(6), *slope = randv(6);
+    float *x = randv(120), *w = randv(216), *b = randv(6), *sc = randv(6), *bb = randv(6), *mean = randv(6), *var = randv(6), *slope = randv(6);
     for (int i = 0; i < 6; i++) var[i] = fabsf(var[i]) + 0.1f;
     mb m = {.opset = opset};
     pb a = {0};

@@ -71,7 +71,8 @@ typedef struct nn__node {
     nn__act act;
     int dead;
     double flops;
-    size_t scratch;       /* bytes of per-run scratch this node needs */
+    size_t scratch;       /* bytes of per-run scratch this node needs, per thread */
+    size_t zeros;         /* bytes of read-only zeros it reads (padding rows) */
 } nn__node;
 
 typedef struct {
@@ -97,6 +98,7 @@ typedef struct nn__exec {
     void **ptr;           /* per tensor: its data */
     char *scratch;        /* the plan's max node scratch, per thread slot */
     size_t scratch_stride;
+    const float *zeros;   /* at least the plan's max node->zeros bytes of 0.0f */
     ut_pool *pool;        /* NULL when single-threaded */
     int nthreads;
 } nn__exec;
@@ -122,6 +124,7 @@ struct nn_plan {
     int norder;
     size_t arena_bytes;
     size_t scratch_bytes; /* per thread */
+    size_t zeros_bytes;
     nn_plan_stats stats;
 };
 

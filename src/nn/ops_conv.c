@@ -57,7 +57,7 @@ typedef struct {
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     int64_t group, cg, mg, k; /* per-group in/out channels, GEMM depth */
     int64_t tile, ntiles;     /* output columns per work item */
-    int pointwise;
+    int pointwise, dw3x3;
 } conv_p;
 
 static int conv_pads(nn__node *nd, conv_p *p, const int64_t *in_hw, const int64_t *k, const int64_t *s, const int64_t *d,
@@ -114,12 +114,15 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
     p->cg = p->c / p->group, p->mg = p->m / p->group, p->k = p->cg * p->kh * p->kw;
     p->pointwise = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && !pads[0] && !pads[1] && !pads[2] && !pads[3];
     int64_t cols = p->oh * p->ow;
-    p->tile = p->k > 0 ? (32768 / p->k + 15) / 16 * 16 : cols;
+    p->tile = p->k > 0 ? (131072 / p->k + 15) / 16 * 16 : cols;
     if (p->tile < 64) p->tile = 64;
     if (p->pointwise) p->tile = 1024;
     if (p->tile > cols) p->tile = cols;
     p->ntiles = (cols + p->tile - 1) / p->tile;
+    p->dw3x3 = p->cg == 1 && p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && !p->pointwise;
+    /* im2col tiles; for 3x3 depthwise a zero row as wide as the input */
     nd->scratch = p->cg == 1 || p->pointwise ? 0 : (size_t)(p->k * p->tile) * sizeof(float);
+    nd->zeros = p->dw3x3 ? (size_t)(p->w + 8) * sizeof(float) : 0;
     nd->flops = 2.0 * (double)(p->n * p->m * cols) * (double)p->k;
     y->dtype = NN_F32;
     y->shape = (nn__dims){4, {p->n, p->m, p->oh, p->ow}};
@@ -134,19 +137,41 @@ typedef struct {
     const nn__exec *ex;
 } conv_job;
 
-/* Rows [k] x columns [c0, c1) of the im2col matrix of one image and group. */
-static void im2col_tile(const conv_p *p, const float *x, int64_t c0, int64_t c1, float *col) {
-    int64_t tw = c1 - c0;
+/* Rows [k] x columns [c0, c1) of the im2col matrix of one image and group,
+ * one output row segment at a time: the valid input span of a segment is
+ * computed once, so the inner loops are plain copies (memcpy at stride 1)
+ * with zero fill only at the padded edges. */
+static void im2col_tile(const conv_p *p, const float *restrict x, int64_t c0, int64_t c1, float *restrict col) {
+    int64_t tw = c1 - c0, sw = p->sw;
     for (int64_t c = 0; c < p->cg; c++)
         for (int64_t ky = 0; ky < p->kh; ky++)
             for (int64_t kx = 0; kx < p->kw; kx++) {
                 float *dst = col + ((c * p->kh + ky) * p->kw + kx) * tw;
                 const float *src = x + c * p->h * p->w;
-                int64_t oy = c0 / p->ow, ox = c0 % p->ow;
-                for (int64_t j = 0; j < tw; j++) {
-                    int64_t iy = oy * p->sh - p->pt + ky * p->dh, ix = ox * p->sw - p->pl + kx * p->dw;
-                    dst[j] = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w ? src[iy * p->w + ix] : 0.0f;
-                    if (++ox == p->ow) ox = 0, oy++;
+                int64_t off = kx * p->dw - p->pl;  /* ix = ox * sw + off */
+                int64_t lo = off < 0 ? (-off + sw - 1) / sw : 0;
+                int64_t hi = p->w - 1 - off < 0 ? 0 : (p->w - 1 - off) / sw + 1;
+                if (hi > p->ow) hi = p->ow;
+                for (int64_t j = c0; j < c1;) {
+                    int64_t oy = j / p->ow, ox0 = j % p->ow, ox1 = p->ow < ox0 + (c1 - j) ? p->ow : ox0 + (c1 - j);
+                    int64_t iy = oy * p->sh - p->pt + ky * p->dh;
+                    float *d = dst + (j - c0) - ox0;  /* d[ox] is column (oy, ox) */
+                    if (iy < 0 || iy >= p->h || lo >= hi) {
+                        memset(d + ox0, 0, (size_t)(ox1 - ox0) * sizeof *d);
+                    } else {
+                        const float *row = src + iy * p->w + off;
+                        int64_t a = ox0 > lo ? ox0 : lo, b = ox1 < hi ? ox1 : hi;
+                        if (a > ox0) memset(d + ox0, 0, (size_t)((a < ox1 ? a : ox1) - ox0) * sizeof *d);
+                        if (a < b) {
+                            if (sw == 1) memcpy(d + a, row + a, (size_t)(b - a) * sizeof *d);
+                            else for (int64_t ox = a; ox < b; ox++) d[ox] = row[ox * sw];
+                        }
+                        if (b < ox1) {
+                            int64_t z = b > ox0 ? b : ox0;
+                            memset(d + z, 0, (size_t)(ox1 - z) * sizeof *d);
+                        }
+                    }
+                    j += ox1 - ox0;
                 }
             }
 }
@@ -205,6 +230,50 @@ static void conv_direct_channel(const conv_p *p, const float *restrict x, const 
     }
 }
 
+/* 3x3 depthwise, dilation 1: all nine taps of an output row in one pass
+ * over it. Rows above or below the input read a zero row; the columns
+ * where a tap would fall off the left or right edge are done tap by tap. */
+static void conv_dw3x3_channel(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
+                               float *restrict y, const float *restrict zero) {
+    const int64_t sw = p->sw, W = p->w, ow = p->ow;
+    int64_t lo = (p->pl + sw - 1) / sw;                      /* first ox with ix(kx=0) >= 0 */
+    int64_t hi = W - 3 + p->pl < 0 ? 0 : (W - 3 + p->pl) / sw + 1; /* ox with ix(kx=2) < W */
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    for (int64_t oy = 0; oy < p->oh; oy++) {
+        const float *r[3];
+        for (int ky = 0; ky < 3; ky++) {
+            int64_t iy = oy * p->sh - p->pt + ky;
+            r[ky] = iy >= 0 && iy < p->h ? x + iy * W - p->pl : zero - p->pl;
+        }
+        const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2];
+        float *restrict out = y + oy * ow;
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+        if (sw == 1) {
+            for (int64_t ox = lo; ox < hi; ox++)
+                out[ox] = bias + w0 * r0[ox] + w1 * r0[ox + 1] + w2 * r0[ox + 2] + w3 * r1[ox] + w4 * r1[ox + 1] +
+                          w5 * r1[ox + 2] + w6 * r2[ox] + w7 * r2[ox + 1] + w8 * r2[ox + 2];
+        } else {
+            for (int64_t ox = lo; ox < hi; ox++) {
+                int64_t i = ox * sw;
+                out[ox] = bias + w0 * r0[i] + w1 * r0[i + 1] + w2 * r0[i + 2] + w3 * r1[i] + w4 * r1[i + 1] +
+                          w5 * r1[i + 2] + w6 * r2[i] + w7 * r2[i + 1] + w8 * r2[i + 2];
+            }
+        }
+        for (int64_t ox = 0; ox < ow; ox++) {
+            if (ox == lo) ox = hi > lo ? hi : lo;
+            if (ox >= ow) break;
+            float acc = bias;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    int64_t ix = ox * sw + kx - p->pl;
+                    if (ix >= 0 && ix < W) acc += w[ky * 3 + kx] * r[ky][ix + p->pl];
+                }
+            out[ox] = acc;
+        }
+    }
+}
+
 static void conv_direct_items(void *arg, size_t begin, size_t end, int slot) {
     (void)slot;
     const conv_job *j = arg;
@@ -213,7 +282,11 @@ static void conv_direct_items(void *arg, size_t begin, size_t end, int slot) {
     for (size_t it = begin; it < end; it++) {
         int64_t n = (int64_t)it / p->m, m = (int64_t)it % p->m, g = m / p->mg;
         float *y = j->y + (n * p->m + m) * cols;
-        conv_direct_channel(p, j->x + (n * p->c + g) * p->h * p->w, j->w + m * p->kh * p->kw, j->b ? j->b[m] : 0.0f, y);
+        const float *x = j->x + (n * p->c + g) * p->h * p->w, *w = j->w + m * p->kh * p->kw;
+        if (p->dw3x3)
+            conv_dw3x3_channel(p, x, w, j->b ? j->b[m] : 0.0f, y, j->ex->zeros);
+        else
+            conv_direct_channel(p, x, w, j->b ? j->b[m] : 0.0f, y);
         nn__act_apply(j->act, y, (size_t)cols, m);
     }
 }

@@ -102,13 +102,16 @@ static int fold(nn__graph *g, nn__node *n) {
         ptr[n->out[i]] = t->data;
     }
     char *scratch = NULL;
+    float *zeros = NULL;
     if (!rc && n->scratch && !(scratch = ut_malloc(n->scratch))) rc = ut_fail(UT_ENOMEM, "out of memory");
+    if (!rc && n->zeros && !(zeros = ut_calloc(1, n->zeros))) rc = ut_fail(UT_ENOMEM, "out of memory");
     if (!rc) {
-        nn__exec x = {.g = g, .ptr = ptr, .scratch = scratch, .scratch_stride = n->scratch, .nthreads = 1};
+        nn__exec x = {.g = g, .ptr = ptr, .scratch = scratch, .scratch_stride = n->scratch, .nthreads = 1, .zeros = zeros};
         n->op->run(&x, n);
         n->dead = 1;
     }
     ut_free(scratch);
+    ut_free(zeros);
     ut_free(ptr);
     return rc;
 }
@@ -229,6 +232,7 @@ static int finish(nn_plan *p) {
         p->order[p->norder++] = i;
         p->stats.flops += n->flops;
         if (n->scratch > p->scratch_bytes) p->scratch_bytes = n->scratch;
+        if (n->zeros > p->zeros_bytes) p->zeros_bytes = n->zeros;
     }
     p->stats.nodes = p->norder;
     int rc = plan_memory(p);

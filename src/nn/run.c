@@ -12,6 +12,7 @@ struct nn_ctx {
     const nn_plan *plan;
     void **ptr;
     char *arena_mem, *scratch_mem;
+    float *zeros;
     nn__exec x;
 };
 
@@ -28,7 +29,8 @@ int nn_ctx_create(const nn_plan *p, int nthreads, nn_ctx **out) {
     c->ptr = ut_calloc((size_t)g->ntensors + 1, sizeof *c->ptr);
     c->arena_mem = ut_malloc(p->arena_bytes + 64);
     c->scratch_mem = ut_malloc(scratch * (size_t)nthreads + 64);
-    int rc = c->ptr && c->arena_mem && c->scratch_mem ? UT_OK : ut_fail(UT_ENOMEM, "out of memory");
+    c->zeros = ut_calloc(1, p->zeros_bytes + 64);
+    int rc = c->ptr && c->arena_mem && c->scratch_mem && c->zeros ? UT_OK : ut_fail(UT_ENOMEM, "out of memory");
     if (!rc && nthreads > 1) rc = ut_pool_create(nthreads - 1, &c->x.pool);
     if (rc) {
         nn_ctx_free(c);
@@ -43,7 +45,7 @@ int nn_ctx_create(const nn_plan *p, int nthreads, nn_ctx **out) {
      * from them must stay on their own thread. */
     openblas_set_num_threads(1);
     c->x = (nn__exec){.g = g, .ptr = c->ptr, .scratch = aligned(c->scratch_mem), .scratch_stride = scratch,
-                      .pool = c->x.pool, .nthreads = nthreads};
+                      .pool = c->x.pool, .nthreads = nthreads, .zeros = c->zeros};
     *out = c;
     return UT_OK;
 }
@@ -54,6 +56,7 @@ void nn_ctx_free(nn_ctx *c) {
     ut_free(c->ptr);
     ut_free(c->arena_mem);
     ut_free(c->scratch_mem);
+    ut_free(c->zeros);
     ut_free(c);
 }
 

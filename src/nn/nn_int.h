@@ -160,6 +160,13 @@ void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channe
 void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* ---- convolution GEMM (gemm_avx2.c) ---- */
+int nn__gemm_ok(void);
+size_t nn__gemm_packed_floats(int64_t m, int64_t k);
+void nn__gemm_pack(const float *a, int64_t m, int64_t k, float *out);
+void nn__gemm_run(const float *pa, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n, float *c, int64_t ldc,
+                  const float *bias, const nn__act *act, float *edge);
+
 /* ---- optimisation (opt.c, ops_elem.c, ops_conv.c) ---- */
 int nn__act_of(nn__graph *g, const nn__node *n, int64_t channels, nn__act *out);
 int nn__bn_coeffs(nn__graph *g, const nn__node *nd, float *a, float *b, int64_t c);

@@ -58,6 +58,8 @@ typedef struct {
     int64_t group, cg, mg, k; /* per-group in/out channels, GEMM depth */
     int64_t tile, ntiles;     /* output columns per work item */
     int pointwise, dw3x3;
+    float *packed;            /* AVX2 path: weights in 6-row panels, per group; NULL for BLAS */
+    size_t packed_group;      /* floats per group */
 } conv_p;
 
 static int conv_pads(nn__node *nd, conv_p *p, const int64_t *in_hw, const int64_t *k, const int64_t *s, const int64_t *d,
@@ -122,6 +124,22 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
     p->dw3x3 = p->cg == 1 && p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && !p->pointwise;
     /* im2col tiles; for 3x3 depthwise a zero row as wide as the input */
     nd->scratch = p->cg == 1 || p->pointwise ? 0 : (size_t)(p->k * p->tile) * sizeof(float);
+    if (p->cg != 1 || p->pointwise) {
+        if (nn__gemm_ok()) {
+            /* pack the weights behind the params; the edge buffer goes after the im2col tile */
+            size_t per = nn__gemm_packed_floats(p->mg, p->k);
+            conv_p *q = ut_realloc(p, sizeof *p + 64 + per * (size_t)p->group * sizeof(float));
+            if (!q) return ut_fail(UT_ENOMEM, "out of memory");
+            nd->params = p = q;
+            p->packed = (float *)(((uintptr_t)(p + 1) + 63) & ~(uintptr_t)63);
+            p->packed_group = per;
+            for (int64_t g2 = 0; g2 < p->group; g2++)
+                nn__gemm_pack((const float *)w->data + g2 * p->mg * p->k, p->mg, p->k, p->packed + g2 * per);
+            nd->scratch += (size_t)(p->k * 16 + 6 * 16 + 16) * sizeof(float);
+        } else {
+            p->packed = NULL;
+        }
+    }
     nd->zeros = p->dw3x3 ? (size_t)(p->w + 8) * sizeof(float) : 0;
     nd->flops = 2.0 * (double)(p->n * p->m * cols) * (double)p->k;
     y->dtype = NN_F32;
@@ -187,6 +205,20 @@ static void conv_gemm_items(void *arg, size_t begin, size_t end, int slot) {
         const float *x = j->x + (n * p->c + g * p->cg) * p->h * p->w;
         const float *w = j->w + g * p->mg * p->k;
         float *y = j->y + (n * p->m + g * p->mg) * cols + c0;
+        if (p->packed) {
+            const float *b = x + c0;
+            int64_t ldb = cols;
+            float *edge = col;
+            if (!p->pointwise) {
+                im2col_tile(p, x, c0, c1, col);
+                b = col, ldb = c1 - c0, edge = col + p->k * p->tile;
+            }
+            nn__act act = *j->act;
+            if (act.kind == NN_ACT_PRELU && act.nslope > 1) act.slope += g * p->mg;
+            nn__gemm_run(p->packed + (size_t)g * p->packed_group, p->mg, p->k, b, ldb, c1 - c0, y, cols,
+                         j->b ? j->b + g * p->mg : NULL, &act, edge);
+            continue;
+        }
         if (p->pointwise) {
             nn__sgemm(0, 0, p->mg, c1 - c0, p->k, 1.0f, w, p->k, x + c0, cols, 0.0f, y, cols);
         } else {

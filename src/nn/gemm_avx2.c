@@ -88,6 +88,11 @@ __attribute__((target("avx2,fma"))) void nn__gemm_run(const float *pa, int64_t m
     float *bt = edge, *ct = edge + k * NR;
     for (int64_t n0 = 0; n0 < n; n0 += NR) {
         int64_t w = n - n0 < NR ? n - n0 : NR;
+        if (w == NR && m <= 2 * MR) {  /* too few row panels to repay the copy */
+            for (int64_t m0 = 0; m0 < m; m0 += MR)
+                block(pa + m0 * k, b + n0, ldb, k, c + m0 * ldc + n0, ldc, m - m0 < MR ? (int)(m - m0) : MR, bias, m0, act);
+            continue;
+        }
         for (int64_t kk = 0; kk < k; kk++) {
             memcpy(bt + kk * NR, b + kk * ldb + n0, (size_t)w * sizeof(float));
             if (w < NR) memset(bt + kk * NR + w, 0, (size_t)(NR - w) * sizeof(float));

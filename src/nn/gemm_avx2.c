@@ -9,9 +9,9 @@
  * written exactly once. Column remainders go through a 16-wide copy of B.
  *
  * Compiled for AVX2+FMA with a target attribute and used only when the CPU
- * has them (nn__gemm_ok); otherwise ops_conv.c calls OpenBLAS. Running its
- * own kernel also keeps OpenBLAS's spinning helper threads out of the hot
- * path. */
+ * has them (nn__gemm_ok); otherwise ops_conv.c falls back to a portable
+ * loop. (kadr_nn links no BLAS: OpenBLAS's idle threads spin, and its 60 KB
+ * of static TLS per thread overflowed CivetWeb's worker stacks under ASan.) */
 #include "nn_int.h"
 
 #include <immintrin.h>

@@ -335,7 +335,7 @@ int nn_model_open(const char *path, nn_model **out) {
     if (!rc && ferror(f)) rc = ut_fail(UT_EIO, "reading %s failed", path);
     fclose(f);
     if (rc == UT_ENOMEM) ut_fail(rc, "out of memory reading %s", path);
-    if (!rc && (rc = nn_model_open_mem(b.data, b.len, out))) ut_failf_wrap(rc, "%s: ", path);
+    if (!rc && (rc = nn_model_open_mem(b.data, b.len, out))) ut_failf_wrap(rc, "%s", path);
     ut_buf_free(&b);
     return rc;
 }

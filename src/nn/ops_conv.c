@@ -10,14 +10,28 @@
  * Bias and a fused activation are applied to each tile while it is hot. */
 #include "nn_int.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+/* Portable GEMM for what the packed AVX2 path does not take (MatMul with
+ * two activations, CPUs without AVX2): C = alpha * op(A) op(B) + beta * C,
+ * row-major. The j loop is innermost so it vectorises without reassociating
+ * any sum; transposed B is read with a stride, which only fallbacks see. */
 void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    for (int64_t i = 0; i < m; i++) {
+        float *restrict ci = c + i * ldc;
+        for (int64_t j = 0; j < n; j++) ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+        for (int64_t kk = 0; kk < k; kk++) {
+            float av = alpha * (transa ? a[kk * lda + i] : a[i * lda + kk]);
+            if (transb)
+                for (int64_t j = 0; j < n; j++) ci[j] += av * b[j * ldb + kk];
+            else {
+                const float *restrict bk = b + kk * ldb;
+                for (int64_t j = 0; j < n; j++) ci[j] += av * bk[j];
+            }
+        }
+    }
 }
 
 /* Locals and restrict so that each loop vectorises: y may not alias a. */
@@ -342,7 +356,33 @@ typedef struct {
     int ta, tb;
     float alpha, beta;
     nn__dims cshape;
+    float *packed, *bias;  /* AVX2 path: alpha * B as [N, K] panels, beta * C per column */
 } gemm_p;
+
+/* Constant B and a per-column (or absent) C: run as Y' = W A' with the
+ * packed convolution kernel, W = alpha * B' packed once here. */
+static int gemm_pack(nn__node *nd, gemm_p *p, const nn__tensor *b, const nn__tensor *c) {
+    size_t per = nn__gemm_packed_floats(p->n, p->k);
+    float *w = ut_malloc((size_t)(p->n * p->k) * sizeof(float) + 1);
+    gemm_p *q = ut_realloc(p, sizeof *p + 64 + (per + (size_t)p->n) * sizeof(float));  /* p is stale after this */
+    if (!q || !w) {
+        if (q) nd->params = q;
+        ut_free(w);
+        return ut_fail(UT_ENOMEM, "out of memory");
+    }
+    nd->params = p = q;
+    p->packed = (float *)(((uintptr_t)(p + 1) + 63) & ~(uintptr_t)63);
+    p->bias = p->packed + per;
+    const float *bd = b->data;
+    for (int64_t j = 0; j < p->n; j++)
+        for (int64_t kk = 0; kk < p->k; kk++) w[j * p->k + kk] = p->alpha * (p->tb ? bd[j * p->k + kk] : bd[kk * p->n + j]);
+    nn__gemm_pack(w, p->n, p->k, p->packed);
+    ut_free(w);
+    size_t nc = c ? nn__numel(&c->shape) : 0;
+    for (int64_t j = 0; j < p->n; j++) p->bias[j] = c ? p->beta * ((const float *)c->data)[nc == 1 ? 0 : j] : 0.0f;
+    nd->scratch = (size_t)(p->k * p->m + p->n * p->m + p->k * 16 + 6 * 16 + 16) * sizeof(float);
+    return UT_OK;
+}
 
 static int gemm_prepare(nn__graph *g, nn__node *nd) {
     nn__tensor *a = nn__in(g, nd, 0), *b = nn__in(g, nd, 1), *c = nn__in(g, nd, 2), *y = nn__out(g, nd, 0);
@@ -364,11 +404,31 @@ static int gemm_prepare(nn__graph *g, nn__node *nd) {
         p->cshape = c->shape;
     }
     nd->flops = 2.0 * (double)(p->m * p->n * p->k);
+    size_t nc = c ? nn__numel(&c->shape) : 0;
+    if (nn__gemm_ok() && b->data && b->dtype == NN_F32 && (!c || (c->data && (nc == 1 || (nc == (size_t)p->n && c->shape.d[c->shape.rank - 1] == p->n)))))
+        return gemm_pack(nd, p, b, c);
     return UT_OK;
+}
+
+static void gemm_run_packed(const nn__exec *x, const nn__node *nd, const gemm_p *p) {
+    const float *a = x->ptr[nd->in[0]], *at = a;
+    float *y = x->ptr[nd->out[0]], *s = (float *)x->scratch, *yt = s + p->k * p->m, *edge = yt + p->n * p->m;
+    if (!p->ta) {  /* A' as [K, M] */
+        for (int64_t i = 0; i < p->m; i++)
+            for (int64_t kk = 0; kk < p->k; kk++) s[kk * p->m + i] = a[i * p->k + kk];
+        at = s;
+    }
+    nn__gemm_run(p->packed, p->n, p->k, at, p->m, p->m, yt, p->m, p->bias, &nd->act, edge);
+    for (int64_t i = 0; i < p->m; i++)
+        for (int64_t j = 0; j < p->n; j++) y[i * p->n + j] = yt[j * p->m + i];
 }
 
 static void gemm_run(const nn__exec *x, const nn__node *nd) {
     const gemm_p *p = nd->params;
+    if (p->packed) {
+        gemm_run_packed(x, nd, p);
+        return;
+    }
     const float *a = x->ptr[nd->in[0]], *b = x->ptr[nd->in[1]];
     const float *c = nd->nin > 2 && nd->in[2] >= 0 ? x->ptr[nd->in[2]] : NULL;
     float *y = x->ptr[nd->out[0]];

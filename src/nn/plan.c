@@ -155,7 +155,7 @@ static int prepare_all(nn_plan *p) {
         int fold_it = !rc && foldable(g, n);
         for (int k = 0; !rc && k < n->nout; k++)
             if (n->out[k] >= 0) rc = check_size(&g->tensors[n->out[k]], fold_it ? MAX_FOLDED_ELEMS : MAX_ELEMS);
-        if (rc) return ut_failf_wrap(rc, "node '%s' (%s): ", n->name, n->op_type);
+        if (rc) return ut_failf_wrap(rc, "node '%s' (%s)", n->name, n->op_type);
         if (fold_it) {
             if ((rc = fold(g, n))) return rc;
             p->stats.folded++;

@@ -5,7 +5,6 @@
  * is a loop over the plan's nodes with no allocation and no failure. */
 #include "nn_int.h"
 
-#include <cblas.h>
 #include <string.h>
 
 struct nn_ctx {
@@ -41,9 +40,6 @@ int nn_ctx_create(const nn_plan *p, int nthreads, nn_ctx **out) {
         const nn__tensor *t = &g->tensors[i];
         c->ptr[i] = t->data ? t->data : t->first >= 0 ? arena + t->offset : NULL;
     }
-    /* Kernels parallelise themselves on the ctx's pool; BLAS calls made
-     * from them must stay on their own thread. */
-    openblas_set_num_threads(1);
     c->x = (nn__exec){.g = g, .ptr = c->ptr, .scratch = aligned(c->scratch_mem), .scratch_stride = scratch,
                       .pool = c->x.pool, .nthreads = nthreads, .zeros = c->zeros};
     *out = c;

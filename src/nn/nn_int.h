@@ -99,7 +99,7 @@ typedef struct nn__exec {
     char *scratch;        /* the plan's max node scratch, per thread slot */
     size_t scratch_stride;
     const float *zeros;   /* at least the plan's max node->zeros bytes of 0.0f */
-    ut_pool *pool;        /* NULL when single-threaded */
+    struct nn__team *team; /* NULL when single-threaded */
     int nthreads;
 } nn__exec;
 
@@ -147,6 +147,13 @@ void nn__graph_free(nn__graph *g, int free_shared);
 int nn__graph_add_tensor(nn__graph *g, nn__tensor **out);
 /* Broadcast a and b (numpy rules) into out; UT_EINVAL if incompatible. */
 int nn__broadcast(const nn__dims *a, const nn__dims *b, nn__dims *out);
+
+/* ---- worker team (team.c) ---- */
+typedef struct nn__team nn__team;
+int nn__team_create(int nworkers, nn__team **out);
+void nn__team_free(nn__team *t);
+/* fn(arg, slot) on every slot 0..nworkers (slot 0 on the caller); returns when all are done. */
+void nn__team_run(nn__team *t, void (*fn)(void *arg, int slot), void *arg);
 
 /* ---- parallel helper (run.c) ---- */
 /* fn(ctx, begin, end, slot): slot < x->nthreads is unique among the chunks

@@ -1,4 +1,4 @@
-/* run.c -- execution contexts: the arena, per-thread scratch, the pool.
+/* run.c -- execution contexts: the arena, per-thread scratch, the team.
  *
  * A ctx resolves every tensor of its plan to a pointer once (constants to
  * their shared read-only data, activations into its own arena), so a run
@@ -30,7 +30,7 @@ int nn_ctx_create(const nn_plan *p, int nthreads, nn_ctx **out) {
     c->scratch_mem = ut_malloc(scratch * (size_t)nthreads + 64);
     c->zeros = ut_calloc(1, p->zeros_bytes + 64);
     int rc = c->ptr && c->arena_mem && c->scratch_mem && c->zeros ? UT_OK : ut_fail(UT_ENOMEM, "out of memory");
-    if (!rc && nthreads > 1) rc = ut_pool_create(nthreads - 1, &c->x.pool);
+    if (!rc && nthreads > 1) rc = nn__team_create(nthreads - 1, &c->x.team);
     if (rc) {
         nn_ctx_free(c);
         return rc;
@@ -41,14 +41,14 @@ int nn_ctx_create(const nn_plan *p, int nthreads, nn_ctx **out) {
         c->ptr[i] = t->data ? t->data : t->first >= 0 ? arena + t->offset : NULL;
     }
     c->x = (nn__exec){.g = g, .ptr = c->ptr, .scratch = aligned(c->scratch_mem), .scratch_stride = scratch,
-                      .pool = c->x.pool, .nthreads = nthreads, .zeros = c->zeros};
+                      .team = c->x.team, .nthreads = nthreads, .zeros = c->zeros};
     *out = c;
     return UT_OK;
 }
 
 void nn_ctx_free(nn_ctx *c) {
     if (!c) return;
-    ut_pool_destroy(c->x.pool);
+    nn__team_free(c->x.team);
     ut_free(c->ptr);
     ut_free(c->arena_mem);
     ut_free(c->scratch_mem);
@@ -77,21 +77,21 @@ typedef struct {
     size_t n, chunks;
 } par_job;
 
-static void par_chunk(void *arg, size_t begin, size_t end) {
-    par_job *j = arg;
-    for (size_t c = begin; c < end; c++) {
-        size_t lo = j->n * c / j->chunks, hi = j->n * (c + 1) / j->chunks;
-        if (lo < hi) j->fn(j->ctx, lo, hi, (int)c);
-    }
+/* Static partition: slot s takes the s-th of `chunks` equal ranges. */
+static void par_slot(void *arg, int slot) {
+    const par_job *j = arg;
+    size_t s = (size_t)slot;
+    if (s >= j->chunks) return;
+    size_t lo = j->n * s / j->chunks, hi = j->n * (s + 1) / j->chunks;
+    if (lo < hi) j->fn(j->ctx, lo, hi, slot);
 }
 
 void nn__parallel(const nn__exec *x, size_t n, nn__range_fn fn, void *ctx) {
     if (!n) return;
-    if (!x->pool || x->nthreads <= 1 || n == 1) {
+    if (!x->team || x->nthreads <= 1 || n == 1) {
         fn(ctx, 0, n, 0);
         return;
     }
-    size_t chunks = (size_t)x->nthreads < n ? (size_t)x->nthreads : n;
-    par_job j = {fn, ctx, n, chunks};
-    ut_pool_for(x->pool, chunks, 1, par_chunk, &j);
+    par_job j = {fn, ctx, n, (size_t)x->nthreads < n ? (size_t)x->nthreads : n};
+    nn__team_run(x->team, par_slot, &j);
 }

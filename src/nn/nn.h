@@ -113,4 +113,17 @@ void nn_ctx_free(nn_ctx *c);
  * receives nn_plan_output_size(p, i) floats. */
 int nn_ctx_run(nn_ctx *c, const float *const *inputs, float *const *outputs);
 
+/* Profiling: when on, each run also times every node (a clock read per
+ * node, off by default). nn_ctx_profile sums the time per op type over all
+ * profiled runs since it was turned on, slowest first; returns the number
+ * of entries written (at most max). Strings live as long as the plan. */
+typedef struct {
+    const char *op;
+    int nodes;      /* nodes of this type per run */
+    double ms;      /* total over profiled runs */
+    double flops;   /* per run */
+} nn_op_time;
+void nn_ctx_set_profiling(nn_ctx *c, int on);
+int nn_ctx_profile(const nn_ctx *c, nn_op_time *out, int max);
+
 #endif

@@ -12,6 +12,7 @@ struct nn_ctx {
     void **ptr;
     char *arena_mem, *scratch_mem;
     float *zeros;
+    double *node_ms;  /* per plan step, NULL unless profiling */
     nn__exec x;
 };
 
@@ -53,6 +54,7 @@ void nn_ctx_free(nn_ctx *c) {
     ut_free(c->arena_mem);
     ut_free(c->scratch_mem);
     ut_free(c->zeros);
+    ut_free(c->node_ms);
     ut_free(c);
 }
 
@@ -63,10 +65,42 @@ int nn_ctx_run(nn_ctx *c, const float *const *inputs, float *const *outputs) {
         if (c->ptr[g->inputs[i]]) memcpy(c->ptr[g->inputs[i]], inputs[i], nn_plan_input_size(p, i) * sizeof(float));
     for (int s = 0; s < p->norder; s++) {
         const nn__node *n = &g->nodes[p->order[s]];
+        double t0 = c->node_ms ? ut_now() : 0;
         n->op->run(&c->x, n);
+        if (c->node_ms) c->node_ms[s] += (ut_now() - t0) * 1e3;
     }
     for (int i = 0; i < g->noutputs; i++) memcpy(outputs[i], c->ptr[g->outputs[i]], nn_plan_output_size(p, i) * sizeof(float));
     return UT_OK;
+}
+
+/* ---- profiling ---- */
+
+void nn_ctx_set_profiling(nn_ctx *c, int on) {
+    ut_free(c->node_ms);
+    c->node_ms = on ? ut_calloc((size_t)c->plan->norder + 1, sizeof *c->node_ms) : NULL;
+}
+
+int nn_ctx_profile(const nn_ctx *c, nn_op_time *out, int max) {
+    const nn_plan *p = c->plan;
+    int n = 0;
+    for (int s = 0; c->node_ms && s < p->norder; s++) {
+        const nn__node *nd = &p->g.nodes[p->order[s]];
+        int k = 0;
+        while (k < n && strcmp(out[k].op, nd->op_type)) k++;
+        if (k == n) {
+            if (n == max) continue;
+            out[n++] = (nn_op_time){nd->op_type, 0, 0, 0};
+        }
+        out[k].nodes++;
+        out[k].ms += c->node_ms[s];
+        out[k].flops += nd->flops;
+    }
+    for (int i = 1; i < n; i++)  /* slowest first */
+        for (int k = i; k > 0 && out[k].ms > out[k - 1].ms; k--) {
+            nn_op_time t = out[k];
+            out[k] = out[k - 1], out[k - 1] = t;
+        }
+    return n;
 }
 
 /* ---- parallel loops ---- */

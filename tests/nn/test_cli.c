@@ -87,6 +87,9 @@ TEST(errors_and_exit_codes) {
     const char *bench[] = {"nn", "bench", relu, "--threads", "2", "--iters", "3", "--batch", "1", NULL};
     CHECK_EQ_INT(kadr_run(bench, out, sizeof out, err, sizeof err), 0);
     CHECK(strstr(out, "median=") != NULL);
+    const char *prof[] = {"nn", "bench", relu, "--iters", "2", "--profile", NULL};
+    CHECK_EQ_INT(kadr_run(prof, out, sizeof out, err, sizeof err), 0);
+    CHECK(strstr(out, "Relu ") != NULL && strstr(out, "ms/run") != NULL);
 }
 
 int main(int argc, char **argv) { return test_main(argc, argv); }

@@ -169,6 +169,8 @@ void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float al
 
 /* ---- convolution GEMM (gemm_avx2.c) ---- */
 int nn__gemm_ok(void);
+/* Scratch floats nn__gemm_run needs beside its operands for depth k. */
+size_t nn__gemm_edge_floats(int64_t k);
 size_t nn__gemm_packed_floats(int64_t m, int64_t k);
 void nn__gemm_pack(const float *a, int64_t m, int64_t k, float *out);
 void nn__gemm_run(const float *pa, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n, float *c, int64_t ldc,

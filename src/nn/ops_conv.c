@@ -149,7 +149,7 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
             p->packed_group = per;
             for (int64_t g2 = 0; g2 < p->group; g2++)
                 nn__gemm_pack((const float *)w->data + g2 * p->mg * p->k, p->mg, p->k, p->packed + g2 * per);
-            nd->scratch += (size_t)(p->k * 16 + 6 * 16 + 16) * sizeof(float);
+            nd->scratch += nn__gemm_edge_floats(p->k) * sizeof(float);
         } else {
             p->packed = NULL;
         }
@@ -380,7 +380,7 @@ static int gemm_pack(nn__node *nd, gemm_p *p, const nn__tensor *b, const nn__ten
     ut_free(w);
     size_t nc = c ? nn__numel(&c->shape) : 0;
     for (int64_t j = 0; j < p->n; j++) p->bias[j] = c ? p->beta * ((const float *)c->data)[nc == 1 ? 0 : j] : 0.0f;
-    nd->scratch = (size_t)(p->k * p->m + p->n * p->m + p->k * 16 + 6 * 16 + 16) * sizeof(float);
+    nd->scratch = ((size_t)(p->k * p->m + p->n * p->m) + nn__gemm_edge_floats(p->k)) * sizeof(float);
     return UT_OK;
 }
 

@@ -35,7 +35,7 @@ void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float al
 }
 
 /* Locals and restrict so that each loop vectorises: y may not alias a. */
-void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channel) {
+NN_HOT void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channel) {
     float lo = a->a, hi = a->b;
     switch (a->kind) {
     case NN_ACT_RELU:
@@ -173,7 +173,7 @@ typedef struct {
  * one output row segment at a time: the valid input span of a segment is
  * computed once, so the inner loops are plain copies (memcpy at stride 1)
  * with zero fill only at the padded edges. */
-static void im2col_tile(const conv_p *p, const float *restrict x, int64_t c0, int64_t c1, float *restrict col) {
+NN_HOT static void im2col_tile(const conv_p *p, const float *restrict x, int64_t c0, int64_t c1, float *restrict col) {
     int64_t tw = c1 - c0, sw = p->sw;
     for (int64_t c = 0; c < p->cg; c++)
         for (int64_t ky = 0; ky < p->kh; ky++)
@@ -249,7 +249,7 @@ static void conv_gemm_items(void *arg, size_t begin, size_t end, int slot) {
 }
 
 /* One output channel of a convolution with one input channel per group. */
-static void conv_direct_channel(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
+NN_HOT static void conv_direct_channel(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
                                 float *restrict y) {
     const int64_t sw = p->sw;
     for (int64_t oy = 0; oy < p->oh; oy++) {
@@ -279,7 +279,7 @@ static void conv_direct_channel(const conv_p *p, const float *restrict x, const 
 /* 3x3 depthwise, dilation 1: all nine taps of an output row in one pass
  * over it. Rows above or below the input read a zero row; the columns
  * where a tap would fall off the left or right edge are done tap by tap. */
-static void conv_dw3x3_channel(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
+NN_HOT static void conv_dw3x3_channel(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
                                float *restrict y, const float *restrict zero) {
     const int64_t sw = p->sw, W = p->w, ow = p->ow;
     int64_t lo = (p->pl + sw - 1) / sw;                      /* first ox with ix(kx=0) >= 0 */

@@ -64,7 +64,7 @@ typedef struct {
 
 /* One output row; columns [lo, hi) have their whole window inside the
  * input horizontally, so their loops carry no clamps. */
-static void pool_row(const pool_p *p, const float *restrict x, float *restrict y, int64_t oy, int64_t lo, int64_t hi) {
+NN_HOT static void pool_row(const pool_p *p, const float *restrict x, float *restrict y, int64_t oy, int64_t lo, int64_t hi) {
     const int64_t lo0 = lo;
     int64_t y0 = oy * p->sh - p->pt, y1 = y0 + p->kh;
     int64_t pad_rows = (y1 < p->h + p->pt ? y1 : p->h + p->pt) - y0;

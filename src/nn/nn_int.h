@@ -166,9 +166,10 @@ void nn__team_run(nn__team *t, void (*fn)(void *arg, int slot), void *arg);
 
 /* ---- parallel helper (run.c) ---- */
 /* fn(ctx, begin, end, slot): slot < x->nthreads is unique among the chunks
- * running at once, for indexing per-thread scratch. */
+ * running at once, for indexing per-thread scratch. flops: the work, to
+ * keep tiny kernels on one thread. */
 typedef void (*nn__range_fn)(void *ctx, size_t begin, size_t end, int slot);
-void nn__parallel(const nn__exec *x, size_t n, nn__range_fn fn, void *ctx);
+void nn__parallel(const nn__exec *x, size_t n, double flops, nn__range_fn fn, void *ctx);
 
 /* ---- kernels shared between ops ---- */
 void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channel);

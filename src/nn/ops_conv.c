@@ -342,9 +342,9 @@ static void conv_run(const nn__exec *x, const nn__node *nd) {
     conv_job j = {p, x->ptr[nd->in[0]], x->ptr[nd->in[1]], nd->nin > 2 && nd->in[2] >= 0 ? x->ptr[nd->in[2]] : NULL,
                   x->ptr[nd->out[0]], &nd->act, x};
     if (p->cg == 1 && !p->pointwise)
-        nn__parallel(x, (size_t)(p->n * p->m), conv_direct_items, &j);
+        nn__parallel(x, (size_t)(p->n * p->m), nd->flops, conv_direct_items, &j);
     else
-        nn__parallel(x, (size_t)(p->n * p->group * p->ntiles), conv_gemm_items, &j);
+        nn__parallel(x, (size_t)(p->n * p->group * p->ntiles), nd->flops, conv_gemm_items, &j);
 }
 
 const nn__opdef nn__op_conv = {"Conv", 2, 3, 1, conv_prepare, conv_run, 0};

@@ -126,7 +126,7 @@ static void pool_items(void *arg, size_t begin, size_t end, int slot) {
 
 static void pool_run(const nn__exec *x, const nn__node *nd) {
     pool_job j = {nd->params, x->ptr[nd->in[0]], x->ptr[nd->out[0]]};
-    nn__parallel(x, (size_t)j.p->nc, pool_items, &j);
+    nn__parallel(x, (size_t)j.p->nc, nd->flops, pool_items, &j);
 }
 
 static int maxpool_prepare(nn__graph *g, nn__node *nd) {

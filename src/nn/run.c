@@ -120,9 +120,13 @@ static void par_slot(void *arg, int slot) {
     if (lo < hi) j->fn(j->ctx, lo, hi, slot);
 }
 
-void nn__parallel(const nn__exec *x, size_t n, nn__range_fn fn, void *ctx) {
+/* Below ~1 MFLOP a kernel takes microseconds, about what waking the team
+ * costs: run it on the caller alone. */
+#define MIN_PARALLEL_FLOPS 1e6
+
+void nn__parallel(const nn__exec *x, size_t n, double flops, nn__range_fn fn, void *ctx) {
     if (!n) return;
-    if (!x->team || x->nthreads <= 1 || n == 1) {
+    if (!x->team || x->nthreads <= 1 || n == 1 || flops < MIN_PARALLEL_FLOPS) {
         fn(ctx, 0, n, 0);
         return;
     }

@@ -6,7 +6,8 @@
  * for ops with reductions (float32 accumulation over up to a few hundred
  * terms of magnitude <= 1), exact for data movement ops. Every conv case
  * also runs on 2 threads and must equal the 1-thread result bit for bit
- * (tiles are the unit of work, so the arithmetic is the same). */
+ * (tiles are the unit of work, so the arithmetic is the same; kernels
+ * under 1 MFLOP stay on one thread, so the last cases are the big ones). */
 #include "nn.h"
 #include "onnxw.h"
 #include "test.h"
@@ -141,6 +142,10 @@ TEST(conv_cases) {
         {1, 8, 40, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* several column tiles */
         {1, 6, 9, 9, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 6, 0},    /* depthwise 5x5 */
         {1, 8, 33, 35, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1}, /* pointwise, >1024 columns */
+        /* big enough (> 1 MFLOP) to be split across threads: */
+        {1, 32, 64, 61, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1},   /* depthwise */
+        {2, 32, 64, 61, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 32, 1},   /* depthwise stride 2, batch 2 */
+        {1, 64, 40, 37, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},    /* pointwise */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (!conv_case(&cases[i])) fprintf(stderr, "conv case %zu failed\n", i);

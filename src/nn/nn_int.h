@@ -80,6 +80,7 @@ typedef struct nn__node {
     nn__act act;
     int dead;
     double flops;
+    const char *label;    /* profile name when finer than op_type ("Conv/depthwise"), else NULL */
     size_t scratch;       /* bytes of per-run scratch this node needs, per thread */
     size_t zeros;         /* bytes of read-only zeros it reads (padding rows) */
 } nn__node;

@@ -65,13 +65,15 @@ NN_HOT void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t
 
 /* ---- Conv ---- */
 
+#define SMALL_PLANE 1024  /* planes up to this many pixels take the flat 3x3 depthwise kernel */
+
 typedef struct {
     int64_t n, c, h, w;       /* input */
     int64_t m, oh, ow;        /* output channels and size */
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     int64_t group, cg, mg, k; /* per-group in/out channels, GEMM depth */
     int64_t tile, ntiles;     /* output columns per work item */
-    int pointwise, dw3x3;
+    int pointwise, dw3x3, dw3x3_flat;
     float *packed;            /* AVX2 path: weights in 6-row panels, per group; NULL for BLAS */
     size_t packed_group;      /* floats per group */
 } conv_p;
@@ -136,6 +138,8 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
     if (p->tile > cols) p->tile = cols;
     p->ntiles = (cols + p->tile - 1) / p->tile;
     p->dw3x3 = p->cg == 1 && p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && !p->pointwise;
+    p->dw3x3_flat = p->dw3x3 && p->sh == 1 && p->sw == 1 && pads[0] == 1 && pads[1] == 1 && pads[2] == 1 && pads[3] == 1 &&
+                    p->h * p->w <= SMALL_PLANE;
     /* im2col tiles; for 3x3 depthwise a zero row as wide as the input */
     nd->scratch = p->cg == 1 || p->pointwise ? 0 : (size_t)(p->k * p->tile) * sizeof(float);
     if (p->cg != 1 || p->pointwise) {
@@ -155,6 +159,7 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
         }
     }
     nd->zeros = p->dw3x3 ? (size_t)(p->w + 8) * sizeof(float) : 0;
+    nd->label = p->cg == 1 && !p->pointwise ? "Conv/depthwise" : p->pointwise ? "Conv/1x1" : "Conv/im2col";
     nd->flops = 2.0 * (double)(p->n * p->m * cols) * (double)p->k;
     y->dtype = NN_F32;
     y->shape = (nn__dims){4, {p->n, p->m, p->oh, p->ow}};
@@ -320,16 +325,41 @@ NN_HOT static void conv_dw3x3_channel(const conv_p *p, const float *restrict x, 
     }
 }
 
+/* 3x3 stride-1 "same" depthwise on a small plane (rows too short to
+ * vectorise): the plane is treated as one flat vector and each tap is a
+ * shifted multiply-add over all of it; the column masks zero the taps that
+ * would wrap around a row edge, and the shift range keeps reads inside. */
+NN_HOT static void conv_dw3x3_flat(const conv_p *p, const float *restrict x, const float *restrict w, float bias,
+                                   float *restrict y, const float *restrict not_first, const float *restrict not_last) {
+    const int64_t W = p->w, hw = p->h * p->w;
+    for (int64_t i = 0; i < hw; i++) y[i] = bias;
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+            int64_t sft = (ky - 1) * W + (kx - 1), lo = sft < 0 ? -sft : 0, hi = sft > 0 ? hw - sft : hw;
+            const float wv = w[ky * 3 + kx];
+            const float *restrict mask = kx == 0 ? not_first : kx == 2 ? not_last : NULL;
+            if (mask)
+                for (int64_t i = lo; i < hi; i++) y[i] += wv * x[i + sft] * mask[i];
+            else
+                for (int64_t i = lo; i < hi; i++) y[i] += wv * x[i + sft];
+        }
+}
+
 static void conv_direct_items(void *arg, size_t begin, size_t end, int slot) {
     (void)slot;
     const conv_job *j = arg;
     const conv_p *p = j->p;
     int64_t cols = p->oh * p->ow;
+    float not_first[SMALL_PLANE], not_last[SMALL_PLANE];
+    if (p->dw3x3_flat)
+        for (int64_t i = 0; i < cols; i++) not_first[i] = i % p->w != 0, not_last[i] = i % p->w != p->w - 1;
     for (size_t it = begin; it < end; it++) {
         int64_t n = (int64_t)it / p->m, m = (int64_t)it % p->m, g = m / p->mg;
         float *y = j->y + (n * p->m + m) * cols;
         const float *x = j->x + (n * p->c + g) * p->h * p->w, *w = j->w + m * p->kh * p->kw;
-        if (p->dw3x3)
+        if (p->dw3x3_flat)
+            conv_dw3x3_flat(p, x, w, j->b ? j->b[m] : 0.0f, y, not_first, not_last);
+        else if (p->dw3x3)
             conv_dw3x3_channel(p, x, w, j->b ? j->b[m] : 0.0f, y, j->ex->zeros);
         else
             conv_direct_channel(p, x, w, j->b ? j->b[m] : 0.0f, y);

@@ -85,11 +85,12 @@ int nn_ctx_profile(const nn_ctx *c, nn_op_time *out, int max) {
     int n = 0;
     for (int s = 0; c->node_ms && s < p->norder; s++) {
         const nn__node *nd = &p->g.nodes[p->order[s]];
+        const char *name = nd->label ? nd->label : nd->op_type;
         int k = 0;
-        while (k < n && strcmp(out[k].op, nd->op_type)) k++;
+        while (k < n && strcmp(out[k].op, name)) k++;
         if (k == n) {
             if (n == max) continue;
-            out[n++] = (nn_op_time){nd->op_type, 0, 0, 0};
+            out[n++] = (nn_op_time){name, 0, 0, 0};
         }
         out[k].nodes++;
         out[k].ms += c->node_ms[s];

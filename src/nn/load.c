@@ -362,3 +362,27 @@ void nn_model_free(nn_model *m) {
     nn__graph_free(&m->g, 1);
     ut_free(m);
 }
+
+int nn_tensor_decode(const void *data, size_t len, nn_info *info, float **values) {
+    *values = NULL;
+    memset(info, 0, sizeof *info);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pb_allocator, len, data);
+    if (!tp) return ut_fail(UT_EFORMAT, "not a valid TensorProto");
+    nn__tensor t = {.name = tp->name ? tp->name : ""};
+    size_t bytes = 0;
+    int rc = tensor_data(tp, &t, &bytes);
+    size_t n = rc ? 0 : nn__numel(&t.shape);
+    float *f = rc ? NULL : ut_malloc(n * sizeof *f + 1);
+    if (!rc && !f) rc = ut_fail(UT_ENOMEM, "out of memory");
+    if (!rc) {
+        for (size_t i = 0; i < n; i++) f[i] = t.dtype == NN_F32 ? ((float *)t.data)[i] : (float)((int64_t *)t.data)[i];
+        info->name = NULL;  /* the proto is freed below */
+        info->dtype = tp->data_type;
+        info->rank = t.shape.rank;
+        memcpy(info->dims, t.shape.d, sizeof info->dims);
+        *values = f;
+    }
+    ut_free(t.data);
+    onnx__tensor_proto__free_unpacked(tp, &pb_allocator);
+    return rc;
+}

@@ -74,6 +74,12 @@ const char *nn_model_node_op(const nn_model *m, int i);
 /* Bytes of weights held (fp32 after conversion). */
 size_t nn_model_weight_bytes(const nn_model *m);
 
+/* Decode one serialized ONNX TensorProto (the input_N.pb/output_N.pb files
+ * of ONNX test data) into float32 values (integers converted); info gets
+ * the original dtype and the dims (name NULL). *values is freed with
+ * ut_free. */
+int nn_tensor_decode(const void *data, size_t len, nn_info *info, float **values);
+
 /* 1 if the engine implements this ONNX op type (default domain). */
 int nn_op_supported(const char *op_type);
 

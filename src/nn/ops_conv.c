@@ -105,8 +105,7 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
     if (!x || !w || !y) return ut_fail(UT_EFORMAT, "missing input");
     if (x->shape.rank != 4 || w->shape.rank != 4)
         return ut_fail(UT_EUNSUPPORTED, "only 2-D convolution is supported (input rank %d)", x->shape.rank);
-    if (!w->data) return ut_fail(UT_EUNSUPPORTED, "weights must be constant");
-    if (b && (!b->data || nn__numel(&b->shape) != (size_t)w->shape.d[0])) return ut_fail(UT_EINVAL, "bad bias");
+    if (b && nn__numel(&b->shape) != (size_t)w->shape.d[0]) return ut_fail(UT_EINVAL, "bad bias");
     conv_p *p = ut_calloc(1, sizeof *p);
     if (!p) return ut_fail(UT_ENOMEM, "out of memory");
     ut_free(nd->params);
@@ -143,7 +142,8 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
     /* im2col tiles; for 3x3 depthwise a zero row as wide as the input */
     nd->scratch = p->cg == 1 || p->pointwise ? 0 : (size_t)(p->k * p->tile) * sizeof(float);
     if (p->cg != 1 || p->pointwise) {
-        if (nn__gemm_ok()) {
+        /* weights computed at run time (rare) take the unpacked path */
+        if (nn__gemm_ok() && w->data) {
             /* pack the weights behind the params; the edge buffer goes after the im2col tile */
             size_t per = nn__gemm_packed_floats(p->mg, p->k);
             conv_p *q = ut_realloc(p, sizeof *p + 64 + per * (size_t)p->group * sizeof(float));

@@ -96,7 +96,8 @@ int nn__fuse(nn_plan *p) {
             ut_free(uses);
             if (!next || n->act.kind != NN_ACT_NONE) break;
             int64_t channels = g->tensors[n->out[0]].shape.rank >= 2 ? g->tensors[n->out[0]].shape.d[1] : 1;
-            if (n->op == &nn__op_conv && next->op == &nn__op_bn) {
+            const nn__tensor *cw = nn__in(g, n, 1), *cb = nn__in(g, n, 2);
+            if (n->op == &nn__op_conv && next->op == &nn__op_bn && cw->data && (!cb || cb->data)) {
                 int rc = fold_bn(g, n, next);
                 if (rc < 0) return rc;
                 if (rc) {

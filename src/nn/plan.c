@@ -151,6 +151,8 @@ static int prepare_all(nn_plan *p) {
         for (int k = 0; k < n->op->min_in && !rc; k++)
             if (n->in[k] < 0) rc = ut_fail(UT_EFORMAT, "required input %d is missing", k);
         if (!rc && n->out[0] < 0) rc = ut_fail(UT_EFORMAT, "the first output has no name");
+        for (int k = n->op->nout; k < n->nout && !rc; k++)
+            if (n->out[k] >= 0) rc = ut_fail(UT_EUNSUPPORTED, "output %d ('%s') is not supported", k, g->tensors[n->out[k]].name);
         if (!rc) rc = n->op->prepare(g, n);
         int fold_it = !rc && foldable(g, n);
         for (int k = 0; !rc && k < n->nout; k++)
@@ -245,7 +247,9 @@ static int finish(nn_plan *p) {
     nn__graph *g = &p->g;
     for (int i = 0; i < g->noutputs; i++) {
         const nn__tensor *t = &g->tensors[g->outputs[i]];
-        if (t->dtype != NN_F32) return ut_fail(UT_EUNSUPPORTED, "output '%s' is not float32", t->name);
+        int declared = p->model->g.tensors[g->outputs[i]].dtype;  /* from the file's value_info */
+        if (t->dtype != NN_F32 || (declared && declared != NN_F32))
+            return ut_fail(UT_EUNSUPPORTED, "output '%s' is not float32 (type %d)", t->name, declared ? declared : t->dtype);
     }
     remove_dead(g);
     if (!(p->order = ut_malloc((size_t)g->nnodes * sizeof *p->order + 1))) return ut_fail(UT_ENOMEM, "out of memory");

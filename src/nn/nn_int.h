@@ -18,8 +18,9 @@
 
 /* NN_HOT marks a plain-C kernel loop to be compiled three times (AVX-512,
  * AVX2+FMA, baseline x86-64) and picked at load time by the CPU: the build
- * itself targets baseline x86-64, where auto-vectorisation stops at SSE2. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_ADDRESS__)
+ * itself targets baseline x86-64, where auto-vectorisation stops at SSE2.
+ * GCC only: clang 14 drops the dispatcher of external functions. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define NN_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NN_HOT

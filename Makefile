@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench bench-img bench-server bench-catalog fmt build asan models clean
+.PHONY: all run test test-fast bench fmt build asan models clean
 
 all: build
 
@@ -48,21 +48,13 @@ bench:
 	$(MAKE) build
 	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
 
-# img/ decode and thumbnail throughput beside vipsthumbnail and ImageMagick.
-bench-img:
+# One benchmark: `make bench-nn` runs bench/nn.sh with the kadr binary (also
+# img, sort, cluster, organize, catalog, server). Each prints its figures beside
+# a reference measured in the same run.
+bench-%:
 	scripts/setup.sh bench
 	$(MAKE) build
-	bench/img.sh $(KADR)
-
-# HTTP load on the server with wrk (bench/server.sh; DURATION=30 by default).
-bench-server:
-	scripts/setup.sh bench
-	$(MAKE) build
-	bench/server.sh $(KADR)
-
-# Catalog: indexing files/s and catalog size per 10,000 faces.
-bench-catalog: build
-	bench/catalog.sh $(BUILD)
+	bench/$*.sh $(KADR)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -187,8 +187,19 @@ static int by_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static void print_profile(const nn_ctx *ctx, int iters) {
+    nn_op_time t[64];
+    int n = nn_ctx_profile(ctx, t, 64);
+    double total = 0;
+    for (int i = 0; i < n; i++) total += t[i].ms;
+    printf("%-22s %5s %10s %6s %9s\n", "op", "nodes", "ms/run", "share", "GFLOP/s");
+    for (int i = 0; i < n; i++)
+        printf("%-22s %5d %10.3f %5.1f%% %9.1f\n", t[i].op, t[i].nodes, t[i].ms / iters, total > 0 ? 100 * t[i].ms / total : 0,
+               t[i].ms > 0 ? t[i].flops * iters / (t[i].ms * 1e6) : 0);
+}
+
 static int cmd_run(const cli_cmd *cmd, const char *path, const cli_list *shapes, const cli_list *ins, const char *dir,
-                   int threads, int iters, int batch, int bench) {
+                   int threads, int iters, int batch, int bench, int profile) {
     loaded l;
     nn_ctx *ctx = NULL;
     float **bufs = NULL;
@@ -203,6 +214,7 @@ static int cmd_run(const cli_cmd *cmd, const char *path, const cli_list *shapes,
     if (!rc && !(times = ut_calloc((size_t)iters + 1, sizeof *times))) rc = cli_error(cmd, CLI_FAIL, "out of memory");
     int warm = bench ? 3 : 0;
     for (int it = 0; !rc && it < warm + iters; it++) {
+        if (profile && it == warm) nn_ctx_set_profiling(ctx, 1);
         double t0 = ut_now();
         if (nn_ctx_run(ctx, (const float *const *)bufs, bufs + nin)) rc = cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
         if (it >= warm) times[it - warm] = (ut_now() - t0) * 1e3;
@@ -215,6 +227,7 @@ static int cmd_run(const cli_cmd *cmd, const char *path, const cli_list *shapes,
         double med = times[iters / 2];
         printf("kadr-nn %s threads=%d min=%.3fms median=%.3fms (n=%d) %.3f GFLOP %.1f GFLOP/s (%.0f%% of %d x 116 peak)\n", path,
                threads, times[0], med, iters, st.flops / 1e9, st.flops / 1e6 / med, 100.0 * st.flops / 1e6 / med / (116.0 * threads), threads);
+        if (profile) print_profile(ctx, iters);
     }
     for (int i = 0; bufs && i < nin + nout; i++) ut_free(bufs[i]);
     ut_free(bufs);
@@ -227,7 +240,7 @@ static int cmd_run(const cli_cmd *cmd, const char *path, const cli_list *shapes,
 static int run(const cli_cmd *cmd, int argc, char **argv) {
     cli_list shapes = {0}, ins = {0};
     const char *dir = NULL;
-    int threads = 1, iters = -1, batch = 0, npos;
+    int threads = 1, iters = -1, batch = 0, profile = 0, npos;
     const cli_opt opts[] = {
         {"shape", 0, CLI_LIST, &shapes, "NAME=DxD..", "shape for an input with symbolic dims (repeatable)"},
         {"in", 0, CLI_LIST, &ins, "NAME=FILE", "raw little-endian float32 data for an input (repeatable; default: ort-ref's generator)"},
@@ -235,6 +248,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv) {
         {"threads", 't', CLI_INT, &threads, "N", "threads (default 1)"},
         {"iters", 'n', CLI_INT, &iters, "N", "timed runs (default 1 for run, 20 for bench)"},
         {"batch", 'b', CLI_INT, &batch, "N", "batch size for inputs without --shape"},
+        {"profile", 0, CLI_FLAG, &profile, NULL, "bench: time per op type (adds a clock read per node)"},
         {0},
     };
     int rc = cli_parse(cmd, opts, argc, argv, &npos);
@@ -252,7 +266,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv) {
     if (iters < 0) iters = bench ? 20 : 1;
     if (iters < 1) iters = 1;
     if (!strcmp(sub, "info")) rc = cmd_info(cmd, model, &shapes);
-    else if (!strcmp(sub, "run") || bench) rc = cmd_run(cmd, model, &shapes, &ins, dir, threads, iters, batch, bench);
+    else if (!strcmp(sub, "run") || bench) rc = cmd_run(cmd, model, &shapes, &ins, dir, threads, iters, batch, bench, profile);
     else rc = cli_error(cmd, CLI_USAGE, "unknown subcommand '%s' (info, run, bench)", sub);
 out:
     cli_list_free(&shapes);

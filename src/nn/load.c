@@ -16,10 +16,21 @@
 #include <math.h>
 #include <string.h>
 
-/* protobuf-c allocates through util so allocation-failure tests reach it. */
-static void *pb_alloc(void *data, size_t size) { (void)data; return ut_malloc(size); }
+/* protobuf-c allocates through util so allocation-failure tests reach it.
+ * No single allocation of a correct parse exceeds a small multiple of the
+ * input (each repeated element costs at least one input byte and at most 8
+ * bytes of array); a larger request comes from a corrupt count and fails
+ * the parse instead of reaching malloc. data points at that limit. */
+static void *pb_alloc(void *data, size_t size) {
+    if (data && size > *(const size_t *)data) return NULL;
+    return ut_malloc(size);
+}
 static void pb_free(void *data, void *p) { (void)data; ut_free(p); }
-static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
+static ProtobufCAllocator bounded_allocator(size_t len, size_t *limit) {
+    *limit = 16 * len + 4096;
+    return (ProtobufCAllocator){pb_alloc, pb_free, limit};
+}
 
 /* Name -> tensor index, open addressing; rebuilt when it fills. */
 typedef struct {
@@ -125,6 +136,12 @@ static int tensor_data(const Onnx__TensorProto *tp, nn__tensor *t, size_t *bytes
     int is_float = dt == 1 || dt == 10 || dt == 11;
     t->dtype = is_float ? NN_F32 : NN_I64;
     size_t out_sz = nn__dtype_size(t->dtype);
+    /* the data must be there before its size is trusted for an allocation */
+    size_t have = dt == 1 ? tp->n_float_data : dt == 7 ? tp->n_int64_data : dt == 11 ? tp->n_double_data : tp->n_int32_data;
+    if (tp->has_raw_data && tp->raw_data.len != n * esz)
+        return ut_fail(UT_EFORMAT, "tensor '%s' has %zu bytes of data, its shape needs %zu", t->name, tp->raw_data.len, n * esz);
+    if (!tp->has_raw_data && have != n)
+        return ut_fail(UT_EFORMAT, "tensor '%s' has %zu values, its shape needs %zu", t->name, have, n);
     t->data = ut_malloc(n ? n * out_sz : 1);
     if (!t->data) return ut_fail(UT_ENOMEM, "out of memory");
     t->owns_data = 1;
@@ -132,8 +149,6 @@ static int tensor_data(const Onnx__TensorProto *tp, nn__tensor *t, size_t *bytes
     float *f = t->data;
     int64_t *q = t->data;
     if (tp->has_raw_data) {
-        if (tp->raw_data.len != n * esz)
-            return ut_fail(UT_EFORMAT, "tensor '%s' has %zu bytes of data, its shape needs %zu", t->name, tp->raw_data.len, n * esz);
         const uint8_t *p = tp->raw_data.data;
         if (dt == 1) memcpy(f, p, n * 4);
         else if (dt == 7) memcpy(q, p, n * 8);
@@ -144,9 +159,6 @@ static int tensor_data(const Onnx__TensorProto *tp, nn__tensor *t, size_t *bytes
         return UT_OK;
     }
     /* Typed fields: float_data, int32_data (also int8/16, bool, fp16 bits), int64_data, double_data. */
-    size_t have = dt == 1 ? tp->n_float_data : dt == 7 ? tp->n_int64_data : dt == 11 ? tp->n_double_data : tp->n_int32_data;
-    if (have != n)
-        return ut_fail(UT_EFORMAT, "tensor '%s' has %zu values, its shape needs %zu", t->name, have, n);
     for (size_t k = 0; k < n; k++) {
         if (dt == 1) f[k] = tp->float_data[k];
         else if (dt == 7) q[k] = tp->int64_data[k];
@@ -310,11 +322,13 @@ static int load_graph(nn_model *m, const Onnx__ModelProto *mp) {
 int nn_model_open_mem(const void *data, size_t len, nn_model **out) {
     *out = NULL;
     if (!data && len) return ut_fail(UT_EINVAL, "no data");
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb_allocator, len, data);
+    size_t limit;
+    ProtobufCAllocator alloc = bounded_allocator(len, &limit);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&alloc, len, data);
     if (!mp) return ut_fail(UT_EFORMAT, "not a valid ONNX model (protobuf parse failed: truncated or corrupt)");
     nn_model *m = ut_calloc(1, sizeof *m);
     int rc = m ? load_graph(m, mp) : ut_fail(UT_ENOMEM, "out of memory");
-    onnx__model_proto__free_unpacked(mp, &pb_allocator);
+    onnx__model_proto__free_unpacked(mp, &alloc);
     if (rc) {
         nn_model_free(m);
         return rc;
@@ -335,7 +349,7 @@ int nn_model_open(const char *path, nn_model **out) {
     if (!rc && ferror(f)) rc = ut_fail(UT_EIO, "reading %s failed", path);
     fclose(f);
     if (rc == UT_ENOMEM) ut_fail(rc, "out of memory reading %s", path);
-    if (!rc && (rc = nn_model_open_mem(b.data, b.len, out))) ut_failf_wrap(rc, "%s: ", path);
+    if (!rc && (rc = nn_model_open_mem(b.data, b.len, out))) ut_failf_wrap(rc, "%s", path);
     ut_buf_free(&b);
     return rc;
 }
@@ -361,4 +375,30 @@ void nn_model_free(nn_model *m) {
     ut_free(m->g.attr_tensors);
     nn__graph_free(&m->g, 1);
     ut_free(m);
+}
+
+int nn_tensor_decode(const void *data, size_t len, nn_info *info, float **values) {
+    *values = NULL;
+    memset(info, 0, sizeof *info);
+    size_t limit;
+    ProtobufCAllocator alloc = bounded_allocator(len, &limit);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&alloc, len, data);
+    if (!tp) return ut_fail(UT_EFORMAT, "not a valid TensorProto");
+    nn__tensor t = {.name = tp->name ? tp->name : ""};
+    size_t bytes = 0;
+    int rc = tensor_data(tp, &t, &bytes);
+    size_t n = rc ? 0 : nn__numel(&t.shape);
+    float *f = rc ? NULL : ut_malloc(n * sizeof *f + 1);
+    if (!rc && !f) rc = ut_fail(UT_ENOMEM, "out of memory");
+    if (!rc) {
+        for (size_t i = 0; i < n; i++) f[i] = t.dtype == NN_F32 ? ((float *)t.data)[i] : (float)((int64_t *)t.data)[i];
+        info->name = NULL;  /* the proto is freed below */
+        info->dtype = tp->data_type;
+        info->rank = t.shape.rank;
+        memcpy(info->dims, t.shape.d, sizeof info->dims);
+        *values = f;
+    }
+    ut_free(t.data);
+    onnx__tensor_proto__free_unpacked(tp, &alloc);
+    return rc;
 }

@@ -74,6 +74,12 @@ const char *nn_model_node_op(const nn_model *m, int i);
 /* Bytes of weights held (fp32 after conversion). */
 size_t nn_model_weight_bytes(const nn_model *m);
 
+/* Decode one serialized ONNX TensorProto (the input_N.pb/output_N.pb files
+ * of ONNX test data) into float32 values (integers converted); info gets
+ * the original dtype and the dims (name NULL). *values is freed with
+ * ut_free. */
+int nn_tensor_decode(const void *data, size_t len, nn_info *info, float **values);
+
 /* 1 if the engine implements this ONNX op type (default domain). */
 int nn_op_supported(const char *op_type);
 
@@ -112,5 +118,18 @@ void nn_ctx_free(nn_ctx *c);
 /* Run once. inputs[i] holds nn_plan_input_size(p, i) floats, outputs[i]
  * receives nn_plan_output_size(p, i) floats. */
 int nn_ctx_run(nn_ctx *c, const float *const *inputs, float *const *outputs);
+
+/* Profiling: when on, each run also times every node (a clock read per
+ * node, off by default). nn_ctx_profile sums the time per op type over all
+ * profiled runs since it was turned on, slowest first; returns the number
+ * of entries written (at most max). Strings live as long as the plan. */
+typedef struct {
+    const char *op;
+    int nodes;      /* nodes of this type per run */
+    double ms;      /* total over profiled runs */
+    double flops;   /* per run */
+} nn_op_time;
+void nn_ctx_set_profiling(nn_ctx *c, int on);
+int nn_ctx_profile(const nn_ctx *c, nn_op_time *out, int max);
 
 #endif

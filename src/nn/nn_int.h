@@ -16,6 +16,16 @@
 #include "nn.h"
 #include "util.h"
 
+/* NN_HOT marks a plain-C kernel loop to be compiled three times (AVX-512,
+ * AVX2+FMA, baseline x86-64) and picked at load time by the CPU: the build
+ * itself targets baseline x86-64, where auto-vectorisation stops at SSE2.
+ * GCC only: clang 14 drops the dispatcher of external functions. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define NN_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NN_HOT
+#endif
+
 typedef struct {
     int rank;
     int64_t d[NN_MAX_RANK];
@@ -71,7 +81,9 @@ typedef struct nn__node {
     nn__act act;
     int dead;
     double flops;
-    size_t scratch;       /* bytes of per-run scratch this node needs */
+    const char *label;    /* profile name when finer than op_type ("Conv/depthwise"), else NULL */
+    size_t scratch;       /* bytes of per-run scratch this node needs, per thread */
+    size_t zeros;         /* bytes of read-only zeros it reads (padding rows) */
 } nn__node;
 
 typedef struct {
@@ -97,7 +109,8 @@ typedef struct nn__exec {
     void **ptr;           /* per tensor: its data */
     char *scratch;        /* the plan's max node scratch, per thread slot */
     size_t scratch_stride;
-    ut_pool *pool;        /* NULL when single-threaded */
+    const float *zeros;   /* at least the plan's max node->zeros bytes of 0.0f */
+    struct nn__team *team; /* NULL when single-threaded */
     int nthreads;
 } nn__exec;
 
@@ -122,6 +135,7 @@ struct nn_plan {
     int norder;
     size_t arena_bytes;
     size_t scratch_bytes; /* per thread */
+    size_t zeros_bytes;
     nn_plan_stats stats;
 };
 
@@ -145,17 +159,34 @@ int nn__graph_add_tensor(nn__graph *g, nn__tensor **out);
 /* Broadcast a and b (numpy rules) into out; UT_EINVAL if incompatible. */
 int nn__broadcast(const nn__dims *a, const nn__dims *b, nn__dims *out);
 
+/* ---- worker team (team.c) ---- */
+typedef struct nn__team nn__team;
+int nn__team_create(int nworkers, nn__team **out);
+void nn__team_free(nn__team *t);
+/* fn(arg, slot) on every slot 0..nworkers (slot 0 on the caller); returns when all are done. */
+void nn__team_run(nn__team *t, void (*fn)(void *arg, int slot), void *arg);
+
 /* ---- parallel helper (run.c) ---- */
 /* fn(ctx, begin, end, slot): slot < x->nthreads is unique among the chunks
- * running at once, for indexing per-thread scratch. */
+ * running at once, for indexing per-thread scratch. flops: the work, to
+ * keep tiny kernels on one thread. */
 typedef void (*nn__range_fn)(void *ctx, size_t begin, size_t end, int slot);
-void nn__parallel(const nn__exec *x, size_t n, nn__range_fn fn, void *ctx);
+void nn__parallel(const nn__exec *x, size_t n, double flops, nn__range_fn fn, void *ctx);
 
 /* ---- kernels shared between ops ---- */
 void nn__act_apply(const nn__act *a, float *restrict y, size_t n, int64_t channel);
 /* Naive-free GEMM entry: C[MxN] = A[MxK] * B[KxN] (+C if accumulate), row-major, lda/ldb/ldc. */
 void nn__sgemm(int transa, int transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* ---- convolution GEMM (gemm_avx2.c) ---- */
+int nn__gemm_ok(void);
+/* Scratch floats nn__gemm_run needs beside its operands for depth k. */
+size_t nn__gemm_edge_floats(int64_t k);
+size_t nn__gemm_packed_floats(int64_t m, int64_t k);
+void nn__gemm_pack(const float *a, int64_t m, int64_t k, float *out);
+void nn__gemm_run(const float *pa, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n, float *c, int64_t ldc,
+                  const float *bias, const nn__act *act, float *edge);
 
 /* ---- optimisation (opt.c, ops_elem.c, ops_conv.c) ---- */
 int nn__act_of(nn__graph *g, const nn__node *n, int64_t channels, nn__act *out);

@@ -75,7 +75,7 @@ static int binary_prepare_kind(nn__graph *g, nn__node *nd, int kind) {
         }                                                                           \
     } while (0)
 
-static void binary_f32(const binary_p *p, const void *a, const void *b, void *y, size_t n, size_t rows, int64_t inner,
+NN_HOT static void binary_f32(const binary_p *p, const void *a, const void *b, void *y, size_t n, size_t rows, int64_t inner,
                        int r, int64_t sa, int64_t sb) {
     switch (p->kind) {
     case OP_ADD: BINARY_LOOP(float, u + v); break;
@@ -169,7 +169,7 @@ static int unary_prepare_kind(nn__graph *g, nn__node *nd, int kind) {
     return UT_OK;
 }
 
-static void unary_run(const nn__exec *x, const nn__node *nd) {
+NN_HOT static void unary_run(const nn__exec *x, const nn__node *nd) {
     const unary_p *p = nd->params;
     const float *in = x->ptr[nd->in[0]];
     float *y = x->ptr[nd->out[0]];

@@ -62,41 +62,71 @@ typedef struct {
     float *y;
 } pool_job;
 
+/* One output row; columns [lo, hi) have their whole window inside the
+ * input horizontally, so their loops carry no clamps. */
+NN_HOT static void pool_row(const pool_p *p, const float *restrict x, float *restrict y, int64_t oy, int64_t lo, int64_t hi) {
+    const int64_t lo0 = lo;
+    int64_t y0 = oy * p->sh - p->pt, y1 = y0 + p->kh;
+    int64_t pad_rows = (y1 < p->h + p->pt ? y1 : p->h + p->pt) - y0;
+    if (y0 < 0) y0 = 0;
+    if (y1 > p->h) y1 = p->h;
+    if (p->is_max && p->kw == 2 && p->sw == 2 && y1 - y0 == 2) {  /* the common 2x2/2 max pool */
+        const float *restrict r0 = x + y0 * p->w - p->pl, *restrict r1 = r0 + p->w;
+        for (int64_t ox = lo; ox < hi; ox++) {
+            float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+            float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+            y[ox] = a > b ? a : b;
+        }
+        lo = hi;
+    }
+    for (int64_t ox = lo; ox < hi; ox++) {
+        const float *w = x + ox * p->sw - p->pl;
+        float acc = p->is_max ? -INFINITY : 0.0f;
+        for (int64_t iy = y0; iy < y1; iy++)
+            for (int64_t kx = 0; kx < p->kw; kx++) {
+                float v = w[iy * p->w + kx];
+                acc = p->is_max ? (v > acc ? v : acc) : acc + v;
+            }
+        if (!p->is_max) acc /= (float)((p->count_pad ? pad_rows : y1 - y0) * p->kw);
+        y[ox] = acc;
+    }
+    for (int64_t ox = 0; ox < p->ow; ox++) {
+        if (ox >= lo0 && ox < hi) ox = hi;
+        if (ox >= p->ow) break;
+        int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
+        int64_t pad_cols = (x1 < p->w + p->pl ? x1 : p->w + p->pl) - x0;
+        if (x0 < 0) x0 = 0;
+        if (x1 > p->w) x1 = p->w;
+        float acc = p->is_max ? -INFINITY : 0.0f;
+        for (int64_t iy = y0; iy < y1; iy++)
+            for (int64_t ix = x0; ix < x1; ix++) {
+                float v = x[iy * p->w + ix];
+                acc = p->is_max ? (v > acc ? v : acc) : acc + v;
+            }
+        if (!p->is_max) {
+            int64_t cnt = p->count_pad ? pad_rows * pad_cols : (y1 - y0) * (x1 - x0);
+            acc = cnt > 0 ? acc / (float)cnt : 0.0f;
+        }
+        y[ox] = acc;
+    }
+}
+
 static void pool_items(void *arg, size_t begin, size_t end, int slot) {
     (void)slot;
     const pool_job *j = arg;
     const pool_p *p = j->p;
-    for (size_t c = begin; c < end; c++) {
-        const float *x = j->x + c * (size_t)(p->h * p->w);
-        float *y = j->y + c * (size_t)(p->oh * p->ow);
+    int64_t lo = (p->pl + p->sw - 1) / p->sw;
+    int64_t hi = p->w - p->kw + p->pl < 0 ? 0 : (p->w - p->kw + p->pl) / p->sw + 1;
+    if (hi > p->ow) hi = p->ow;
+    if (lo > hi) lo = hi;
+    for (size_t c = begin; c < end; c++)
         for (int64_t oy = 0; oy < p->oh; oy++)
-            for (int64_t ox = 0; ox < p->ow; ox++) {
-                int64_t y0 = oy * p->sh - p->pt, x0 = ox * p->sw - p->pl;
-                int64_t y1 = y0 + p->kh, x1 = x0 + p->kw;
-                int64_t pad_cnt = ((y1 < p->h + p->pt ? y1 : p->h + p->pt) - y0) * ((x1 < p->w + p->pl ? x1 : p->w + p->pl) - x0);
-                if (y0 < 0) y0 = 0;
-                if (x0 < 0) x0 = 0;
-                if (y1 > p->h) y1 = p->h;
-                if (x1 > p->w) x1 = p->w;
-                float acc = p->is_max ? -INFINITY : 0.0f;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        float v = x[iy * p->w + ix];
-                        if (p->is_max) acc = v > acc ? v : acc;
-                        else acc += v;
-                    }
-                if (!p->is_max) {
-                    int64_t cnt = p->count_pad ? pad_cnt : (y1 - y0) * (x1 - x0);
-                    acc = cnt > 0 ? acc / (float)cnt : 0.0f;
-                }
-                y[oy * p->ow + ox] = acc;
-            }
-    }
+            pool_row(p, j->x + c * (size_t)(p->h * p->w), j->y + c * (size_t)(p->oh * p->ow) + oy * p->ow, oy, lo, hi);
 }
 
 static void pool_run(const nn__exec *x, const nn__node *nd) {
     pool_job j = {nd->params, x->ptr[nd->in[0]], x->ptr[nd->out[0]]};
-    nn__parallel(x, (size_t)j.p->nc, pool_items, &j);
+    nn__parallel(x, (size_t)j.p->nc, nd->flops, pool_items, &j);
 }
 
 static int maxpool_prepare(nn__graph *g, nn__node *nd) {
@@ -216,6 +246,7 @@ static int resize_prepare(nn__graph *g, nn__node *nd) {
     if (p->oh <= 0 || p->ow <= 0 || p->oh > (1 << 20) || p->ow > (1 << 20)) return ut_fail(UT_EINVAL, "bad output size");
     y->dtype = NN_F32;
     y->shape = (nn__dims){4, {x->shape.d[0], x->shape.d[1], p->oh, p->ow}};
+    nd->scratch = (size_t)p->ow * sizeof(int64_t);
     return UT_OK;
 }
 
@@ -244,6 +275,17 @@ static void resize_run(const nn__exec *x, const nn__node *nd) {
     const resize_p *p = nd->params;
     const float *in = x->ptr[nd->in[0]];
     float *out = x->ptr[nd->out[0]];
+    if (!p->linear) {  /* nearest: source column per output column, computed once */
+        int64_t *ix = (int64_t *)x->scratch;
+        for (int64_t ox = 0; ox < p->ow; ox++) ix[ox] = nearest_idx(p, src_coord(p, ox, p->scale_w, p->w, p->ow), p->w);
+        for (int64_t c = 0; c < p->nc; c++)
+            for (int64_t oy = 0; oy < p->oh; oy++) {
+                const float *s = in + (c * p->h + nearest_idx(p, src_coord(p, oy, p->scale_h, p->h, p->oh), p->h)) * p->w;
+                float *d = out + (c * p->oh + oy) * p->ow;
+                for (int64_t ox = 0; ox < p->ow; ox++) d[ox] = s[ix[ox]];
+            }
+        return;
+    }
     for (int64_t c = 0; c < p->nc; c++) {
         const float *s = in + c * p->h * p->w;
         float *d = out + c * p->oh * p->ow;

@@ -56,8 +56,9 @@ static int fold_bn(nn__graph *g, nn__node *conv, nn__node *bn) {
     if (!a) return ut_fail(UT_ENOMEM, "out of memory");
     int rc = nn__bn_coeffs(g, bn, a, a + m, m);
     int wi = -1, bi = -1;
-    if (!rc) rc = new_const(g, w->name, m * per, &wi);
-    if (!rc) rc = new_const(g, w->name, m, &bi);
+    char *wname = w->name;  /* w dangles once new_const grows the tensor array */
+    if (!rc) rc = new_const(g, wname, m * per, &wi);
+    if (!rc) rc = new_const(g, wname, m, &bi);
     if (rc) {
         ut_free(a);
         return rc == UT_EUNSUPPORTED ? UT_OK : rc;  /* non-constant BN: leave it */
@@ -95,7 +96,8 @@ int nn__fuse(nn_plan *p) {
             ut_free(uses);
             if (!next || n->act.kind != NN_ACT_NONE) break;
             int64_t channels = g->tensors[n->out[0]].shape.rank >= 2 ? g->tensors[n->out[0]].shape.d[1] : 1;
-            if (n->op == &nn__op_conv && next->op == &nn__op_bn) {
+            const nn__tensor *cw = nn__in(g, n, 1), *cb = nn__in(g, n, 2);
+            if (n->op == &nn__op_conv && next->op == &nn__op_bn && cw->data && (!cb || cb->data)) {
                 int rc = fold_bn(g, n, next);
                 if (rc < 0) return rc;
                 if (rc) {

@@ -102,13 +102,16 @@ static int fold(nn__graph *g, nn__node *n) {
         ptr[n->out[i]] = t->data;
     }
     char *scratch = NULL;
+    float *zeros = NULL;
     if (!rc && n->scratch && !(scratch = ut_malloc(n->scratch))) rc = ut_fail(UT_ENOMEM, "out of memory");
+    if (!rc && n->zeros && !(zeros = ut_calloc(1, n->zeros))) rc = ut_fail(UT_ENOMEM, "out of memory");
     if (!rc) {
-        nn__exec x = {.g = g, .ptr = ptr, .scratch = scratch, .scratch_stride = n->scratch, .nthreads = 1};
+        nn__exec x = {.g = g, .ptr = ptr, .scratch = scratch, .scratch_stride = n->scratch, .nthreads = 1, .zeros = zeros};
         n->op->run(&x, n);
         n->dead = 1;
     }
     ut_free(scratch);
+    ut_free(zeros);
     ut_free(ptr);
     return rc;
 }
@@ -120,6 +123,22 @@ static int foldable(nn__graph *g, const nn__node *n) {
     return 1;
 }
 
+/* Limits that keep a hostile or broken file from asking for absurd memory:
+ * no activation above 2^28 elements (1 GiB of fp32; the largest real
+ * activations here are ~7e7), no constant folded at plan time above 2^24. */
+#define MAX_ELEMS ((int64_t)1 << 28)
+#define MAX_FOLDED_ELEMS ((int64_t)1 << 24)
+
+static int check_size(const nn__tensor *t, int64_t limit) {
+    int64_t n = 1;
+    for (int i = 0; i < t->shape.rank; i++) {
+        int64_t d = t->shape.d[i];
+        if (d < 0 || (d > 0 && n > limit / d)) return ut_fail(UT_ETOOBIG, "output '%s' would be too large", t->name);
+        n *= d;
+    }
+    return n <= limit ? UT_OK : ut_fail(UT_ETOOBIG, "output '%s' would be too large", t->name);
+}
+
 static int prepare_all(nn_plan *p) {
     nn__graph *g = &p->g;
     for (int i = 0; i < g->nnodes; i++) {
@@ -128,9 +147,18 @@ static int prepare_all(nn_plan *p) {
             nn__tensor *t = nn__out(g, n, k);
             if (t) t->dtype = NN_F32, t->shape.rank = 0;
         }
-        int rc = n->op->prepare(g, n);
-        if (rc) return ut_failf_wrap(rc, "node '%s' (%s): ", n->name, n->op_type);
-        if (foldable(g, n)) {
+        int rc = UT_OK;
+        for (int k = 0; k < n->op->min_in && !rc; k++)
+            if (n->in[k] < 0) rc = ut_fail(UT_EFORMAT, "required input %d is missing", k);
+        if (!rc && n->out[0] < 0) rc = ut_fail(UT_EFORMAT, "the first output has no name");
+        for (int k = n->op->nout; k < n->nout && !rc; k++)
+            if (n->out[k] >= 0) rc = ut_fail(UT_EUNSUPPORTED, "output %d ('%s') is not supported", k, g->tensors[n->out[k]].name);
+        if (!rc) rc = n->op->prepare(g, n);
+        int fold_it = !rc && foldable(g, n);
+        for (int k = 0; !rc && k < n->nout; k++)
+            if (n->out[k] >= 0) rc = check_size(&g->tensors[n->out[k]], fold_it ? MAX_FOLDED_ELEMS : MAX_ELEMS);
+        if (rc) return ut_failf_wrap(rc, "node '%s' (%s)", n->name, n->op_type);
+        if (fold_it) {
             if ((rc = fold(g, n))) return rc;
             p->stats.folded++;
         }
@@ -219,7 +247,9 @@ static int finish(nn_plan *p) {
     nn__graph *g = &p->g;
     for (int i = 0; i < g->noutputs; i++) {
         const nn__tensor *t = &g->tensors[g->outputs[i]];
-        if (t->dtype != NN_F32) return ut_fail(UT_EUNSUPPORTED, "output '%s' is not float32", t->name);
+        int declared = p->model->g.tensors[g->outputs[i]].dtype;  /* from the file's value_info */
+        if (t->dtype != NN_F32 || (declared && declared != NN_F32))
+            return ut_fail(UT_EUNSUPPORTED, "output '%s' is not float32 (type %d)", t->name, declared ? declared : t->dtype);
     }
     remove_dead(g);
     if (!(p->order = ut_malloc((size_t)g->nnodes * sizeof *p->order + 1))) return ut_fail(UT_ENOMEM, "out of memory");
@@ -229,6 +259,7 @@ static int finish(nn_plan *p) {
         p->order[p->norder++] = i;
         p->stats.flops += n->flops;
         if (n->scratch > p->scratch_bytes) p->scratch_bytes = n->scratch;
+        if (n->zeros > p->zeros_bytes) p->zeros_bytes = n->zeros;
     }
     p->stats.nodes = p->norder;
     int rc = plan_memory(p);

@@ -105,7 +105,7 @@ static int compare(const char *path, const char *shape_arg, int threads) {
     }
     for (int i = 0; i < nout; i++) bufs[nin + i] = calloc(nn_plan_output_size(p, i) + 1, sizeof(float));
     if (!bad && nn_ctx_run(c, (const float *const *)bufs, bufs + nin)) bad = fprintf(stderr, "run: %s\n", ut_errmsg());
-    double worst = 0;
+    double worst = 0, worst_abs = 0, worst_range = 0;
     for (int i = 0; !bad && i < nout; i++) {
         char f[1024], nm[256];
         nn_info o;
@@ -126,11 +126,12 @@ static int compare(const char *path, const char *shape_arg, int threads) {
             if (!(d <= err)) err = d;  /* NaN counts as the worst */
         }
         double range = n ? (double)hi - lo : 0, bound = 1e-4 * range + 5e-7;
-        if (err / (range > 0 ? range : 1) > worst) worst = err / (range > 0 ? range : 1);
+        if (err / (range > 0 ? range : 1) > worst) worst = err / (range > 0 ? range : 1), worst_abs = err, worst_range = range;
         if (!(err <= bound)) bad = fprintf(stderr, "%s: output %s max abs error %.3g > bound %.3g (range %.3g)\n", base, o.name, err, bound, range);
         free(want);
     }
-    printf("  %-32s %-12s threads=%d max-abs-error/range = %.2e%s\n", base, shape_arg ? shape_arg : "default", threads, worst, bad ? " FAIL" : "");
+    printf("  %-32s %-12s threads=%d max-abs-error/range = %.2e (%.2g over a range of %.2g)%s\n", base,
+           shape_arg ? shape_arg : "default", threads, worst, worst_abs, worst_range, bad ? " FAIL" : "");
     for (int i = 0; i < nin + nout; i++) free(bufs[i]);
     free(bufs);
     nn_ctx_free(c);

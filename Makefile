@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-organize fmt build asan models clean
 
 all: build
 
@@ -46,6 +46,11 @@ bench:
 	scripts/setup.sh bench
 	$(MAKE) build
 	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
+
+# organize: journaled file ops (photos/s) vs cp + sync + rm in the same run.
+bench-organize: build
+	cmake --build $(BUILD) --target org_bench
+	BUILD=$(BUILD) bench/organize.sh
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-organize fmt build asan models clean
 
 all: build
 
@@ -54,7 +54,7 @@ bench:
 bench-%:
 	scripts/setup.sh bench
 	$(MAKE) build
-	bench/$*.sh $(KADR)
+	BUILD=$(BUILD) bench/$*.sh $(KADR)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

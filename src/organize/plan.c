@@ -418,7 +418,7 @@ int org_plan_finish(org_plan *p) {
     size_t ncand = 0;
     int rc = collect_candidates(p, &going, &cand, &ncand);
     if (!rc) rc = collect_dest_dirs(p, &dest_dirs);
-    if (!rc) qsort(cand, ncand, sizeof *cand, deeper_first);
+    if (!rc && ncand) qsort(cand, ncand, sizeof *cand, deeper_first);
     for (size_t i = 0; i < ncand && !rc; i++) {
         char *abs = org__join(p->src, cand[i]);
         int keep = !abs || org__set_has(&dest_dirs, abs);

@@ -191,6 +191,7 @@ int org_undo(const char *state_dir, const org_opts *opts, org_stats *stats) {
     org__journal j = {-1, NULL};
     org_plan *p = NULL;
     int rc = org__journal_open(&j, state_dir, &p);
+    if (rc == UT_ENOENT) rmdir(state_dir); /* killed before the journal existed */
     if (!rc) rc = org__undo_run(p, &j, opts, stats);
     if (!rc && unlink(j.path) < 0) rc = org__errno_fail(errno, "removing the journal", j.path);
     if (!rc) {

@@ -105,7 +105,7 @@ static inline char *tree_manifest(const char *root, const char *skip) {
     man_root_len = strlen(root);
     man_skip = skip;
     nftw(root, man_visit, 16, FTW_PHYS);
-    qsort(man_lines, man_n, sizeof *man_lines, man_cmp);
+    if (man_n) qsort(man_lines, man_n, sizeof *man_lines, man_cmp);
     ut_buf b = {0};
     ut_buf_puts(&b, "");
     for (size_t i = 0; i < man_n; i++) {

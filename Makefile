@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench bench-cluster fmt build asan models clean
 
 all: build
 
@@ -52,3 +52,10 @@ fmt:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Clustering benchmark (cluster module): 100k synthetic 512-d faces.
+bench-cluster: build
+	$(CC) -O2 -std=c17 -D_GNU_SOURCE -Isrc/util -Isrc/cluster -Itests/cluster \
+	  $$(pkg-config --cflags openblas) bench/cluster.c $(BUILD)/src/cluster/libkadr_cluster.a \
+	  $(BUILD)/src/util/libkadr_util.a $$(pkg-config --libs openblas) -lpthread -lm -o $(BUILD)/bench-cluster
+	KADR_SHARED=$${KADR_SHARED:-../shared} $(BUILD)/bench-cluster

@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench bench-organize fmt build asan models clean
+.PHONY: all run test test-fast bench fmt build asan models clean
 
 all: build
 
@@ -61,3 +61,5 @@ fmt:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+	KADR_SHARED=$${KADR_SHARED:-../shared} $(BUILD)/bench-cluster

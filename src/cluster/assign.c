@@ -39,7 +39,7 @@ static int people(const float *anchors, const int32_t *ap, size_t na, size_t d, 
                   size_t *np, float **sums, float **inv) {
     *ids = ut_malloc((na ? na : 1) * sizeof **ids);
     if (!*ids) return ut_fail(UT_ENOMEM, "out of memory for anchors");
-    memcpy(*ids, ap, na * sizeof *ap);
+    if (na) memcpy(*ids, ap, na * sizeof *ap);
     qsort(*ids, na, sizeof **ids, cmp_i32);
     size_t m = 0;
     for (size_t i = 0; i < na; i++)

@@ -87,8 +87,8 @@ typedef struct {
     uint32_t *ver;
     list *adj, *grp;
     heap h;
-    int32_t *scratch;
-    size_t scratch_cap;
+    uint32_t *stamp;  /* union_adj's dedup marks, one per item */
+    uint32_t stamp_now;
 } state;
 
 static int32_t find(int32_t *parent, int32_t x) {
@@ -129,11 +129,6 @@ static int consider(state *s, int32_t a, int32_t b) {
     return heap_push(&s->h, (entry){dv, a, b, s->ver[a], s->ver[b]});
 }
 
-static int cmp_i32(const void *x, const void *y) {
-    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
-    return (a > b) - (a < b);
-}
-
 static void list_set(list *l, int32_t *v, int32_t len) {
     if (l->owned) ut_free(l->v);
     l->v = v, l->len = len, l->owned = 1;
@@ -159,24 +154,26 @@ static int union_groups(list *into, const list *other) {
     return UT_OK;
 }
 
-/* New neighbour list of s (just merged with o): live ids of both lists. */
+/* New neighbour list of s (just merged with o): live ids of both lists,
+ * each once. Dedup by a per-call stamp instead of sorting: a big cluster
+ * absorbing faces one by one would otherwise sort its long list each time. */
 static int union_adj(state *st, int32_t s, int32_t o) {
     size_t n = (size_t)st->adj[s].len + (size_t)st->adj[o].len;
     int32_t *u = ut_malloc((n ? n : 1) * sizeof *u);
     if (!u) return ut_fail(UT_ENOMEM, "out of memory merging neighbour lists");
+    uint32_t mark = ++st->stamp_now;
+    st->stamp[s] = mark;
     size_t m = 0;
     for (int pass = 0; pass < 2; pass++) {
         const list *l = &st->adj[pass ? o : s];
         for (int32_t i = 0; i < l->len; i++) {
             int32_t r = find(st->parent, l->v[i]);
-            if (r != s) u[m++] = r;
+            if (st->stamp[r] == mark) continue;
+            st->stamp[r] = mark;
+            u[m++] = r;
         }
     }
-    qsort(u, m, sizeof *u, cmp_i32);
-    size_t w = 0;
-    for (size_t i = 0; i < m; i++)
-        if (!w || u[w - 1] != u[i]) u[w++] = u[i];
-    list_set(&st->adj[s], u, (int32_t)w);
+    list_set(&st->adj[s], u, (int32_t)m);
     list_drop(&st->adj[o]);
     return UT_OK;
 }
@@ -233,7 +230,8 @@ int clu__avglink(clu__items *it, const int32_t *ea, const int32_t *eb, size_t ne
     st.ver = ut_calloc(n ? n : 1, sizeof *st.ver);
     st.adj = ut_calloc(n ? n : 1, sizeof *st.adj);
     st.grp = ut_calloc(n ? n : 1, sizeof *st.grp);
-    if (!st.parent || !st.ver || !st.adj || !st.grp) {
+    st.stamp = ut_calloc(n ? n : 1, sizeof *st.stamp);
+    if (!st.parent || !st.ver || !st.adj || !st.grp || !st.stamp) {
         rc = ut_fail(UT_ENOMEM, "out of memory for average linkage of %zu items", n);
         goto done;
     }
@@ -260,7 +258,7 @@ done:
         for (size_t i = 0; i < n; i++) list_drop(&st.adj[i]);
     if (st.grp)
         for (size_t i = 0; i < n; i++) list_drop(&st.grp[i]);
-    ut_free(st.parent), ut_free(st.ver), ut_free(st.adj), ut_free(st.grp);
+    ut_free(st.parent), ut_free(st.ver), ut_free(st.adj), ut_free(st.grp), ut_free(st.stamp);
     ut_free(st.h.e), ut_free(csr);
     return rc;
 }

@@ -472,7 +472,7 @@ TEST(metrics_hand_checked) {
 }
 
 TEST(out_of_memory_is_clean) {
-    size_t n = 300, d = 16;
+    size_t n = 200, d = 16;
     float *x = malloc(n * d * sizeof *x);
     int32_t *truth = malloc(n * sizeof *truth), *grp = malloc(n * sizeof *grp);
     syn_faces(2, n, d, 12, 20, sig3, 3, x, truth);
@@ -483,19 +483,24 @@ TEST(out_of_memory_is_clean) {
         o.algorithm = variant >= 2 ? CLU_ALGO_HDBSCAN : CLU_ALGO_AVERAGE;
         if (variant == 1 || variant == 3) o.exact_max = o.hdbscan_exact_max = 0;
         if (variant == 4) o.merge_threshold = 0.64f, o.min_samples = 2;
-        int ok = 0;
-        for (long k = 1; k < 100000 && !ok; k++) {
-            clu_result r;
+        /* count the allocations of a good run, then fail each one (every
+         * step-th when there are many) */
+        clu_result r;
+        long before = ut_mem_count();
+        CHECK_EQ_INT(clu_cluster(x, n, d, grp, &o, &r), UT_OK);
+        long total = ut_mem_count() - before, step = total > 300 ? total / 300 : 1;
+        clu_result_free(&r);
+        int ok = 1;
+        for (long k = 1; k <= total; k += step) {
             ut_mem_fail_at(k);
             int rc = clu_cluster(x, n, d, grp, &o, &r);
             ut_mem_fail_at(0);
             if (rc == UT_OK) {
-                ok = 1;
                 clu_result_free(&r);
-            } else {
-                CHECK_EQ_INT(rc, UT_ENOMEM);
-                CHECK(r.labels == NULL && r.persistence == NULL);
+                continue;
             }
+            CHECK_EQ_INT(rc, UT_ENOMEM);
+            CHECK(r.labels == NULL && r.persistence == NULL);
         }
         CHECK(ok);
     }

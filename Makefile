@@ -46,7 +46,7 @@ test-fast: build
 bench:
 	scripts/setup.sh bench
 	$(MAKE) build
-	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && "$$b" $(KADR) || true; done
+	@for b in bench/*.sh; do [ -x "$$b" ] && echo "== $$b" && BUILD=$(BUILD) "$$b" $(KADR) || true; done
 
 # One benchmark: `make bench-nn` runs bench/nn.sh with the kadr binary (also
 # img, sort, cluster, organize, catalog, server). Each prints its figures beside
@@ -61,5 +61,3 @@ fmt:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
-
-	KADR_SHARED=$${KADR_SHARED:-../shared} $(BUILD)/bench-cluster

@@ -10,6 +10,9 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +32,34 @@ static int roots_from_env(cli_list *roots, char **storage) {
     return UT_OK;
 }
 
+/* Stop signals. Blocking them and calling sigwait() is not enough: OpenBLAS
+ * starts its threads from a library constructor, before main, with the
+ * signals unblocked, and a SIGTERM delivered to one of them killed the
+ * process outright. A handler runs on whichever thread gets the signal;
+ * it only writes the signal number to a pipe the main thread reads. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t n = write(stop_pipe[1], &b, 1);
+    (void)n;
+    errno = saved;
+}
+
+static int catch_stop_signals(void) {
+    if (pipe2(stop_pipe, O_CLOEXEC) != 0) return ut_fail(ut_from_errno(errno), "pipe: %s", strerror(errno));
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+        return ut_fail(ut_from_errno(errno), "sigaction: %s", strerror(errno));
+    return UT_OK;
+}
+
 static int wait_for_signal(void) {
-    sigset_t set;
-    int sig = 0;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigwait(&set, &sig);
-    return sig;
+    unsigned char b = 0;
+    while (read(stop_pipe[0], &b, 1) < 0 && errno == EINTR) {}
+    return b;
 }
 
 /* Every serve option: its command-line value (NULL when not given), the
@@ -166,13 +189,10 @@ static int run(const cli_cmd *cmd, int argc, char **argv) {
     if (!rc && default_root && ut_mkdirs(default_root)) rc = cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
     if (rc) goto out;
 
-    /* Block the stop signals before any thread starts so that every server
-     * thread inherits the mask and only sigwait() sees them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (catch_stop_signals()) {
+        rc = cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
+        goto out;
+    }
 
     api_config cfg = {
         .host = setting(S_HOST) ? setting(S_HOST) : "127.0.0.1",

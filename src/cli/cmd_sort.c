@@ -71,9 +71,11 @@ static int execute(const cli_cmd *cmd, const org_plan *plan, sort_ui *ui, const 
     cli_progress_init(&ui->bar, "files");
     org_opts oo = {.progress = on_file, .progress_ctx = ui};
     org_stats st = {0};
+    double t0 = ut_now();
     if (org_execute(plan, &oo, &st))
         return cli_error(cmd, CLI_FAIL, "%s (`kadr sort --resume %s` finishes the run, --undo reverts it)", ut_errmsg(), dir);
     print_org_stats("done", &st);
+    fprintf(stderr, "time: file operations %.2fs\n", ut_now() - t0);
     return CLI_OK;
 }
 

@@ -187,6 +187,8 @@ size_t nn__gemm_packed_floats(int64_t m, int64_t k);
 void nn__gemm_pack(const float *a, int64_t m, int64_t k, float *out);
 void nn__gemm_run(const float *pa, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n, float *c, int64_t ldc,
                   const float *bias, const nn__act *act, float *edge);
+/* The same with one column: y[m] = A x + bias, activation. */
+void nn__gemv_packed(const float *pa, int64_t m, int64_t k, const float *x, float *y, const float *bias, const nn__act *act);
 
 /* ---- optimisation (opt.c, ops_elem.c, ops_conv.c) ---- */
 int nn__act_of(nn__graph *g, const nn__node *n, int64_t channels, nn__act *out);

@@ -443,6 +443,10 @@ static int gemm_prepare(nn__graph *g, nn__node *nd) {
 static void gemm_run_packed(const nn__exec *x, const nn__node *nd, const gemm_p *p) {
     const float *a = x->ptr[nd->in[0]], *at = a;
     float *y = x->ptr[nd->out[0]], *s = (float *)x->scratch, *yt = s + p->k * p->m, *edge = yt + p->n * p->m;
+    if (p->m == 1) {  /* batch 1: A is one contiguous row (or column) */
+        nn__gemv_packed(p->packed, p->n, p->k, a, y, p->bias, &nd->act);
+        return;
+    }
     if (!p->ta) {  /* A' as [K, M] */
         for (int64_t i = 0; i < p->m; i++)
             for (int64_t kk = 0; kk < p->k; kk++) s[kk * p->m + i] = a[i * p->k + kk];

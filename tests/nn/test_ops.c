@@ -277,27 +277,38 @@ TEST(pools) {
 
 /* ---- Gemm, MatMul, Softmax ---- */
 
-TEST(gemm_transb_bias) {
-    int64_t ad[2] = {3, 7}, bd[2] = {5, 7}, cd[1] = {5};
-    float *a = randv(21), *b = randv(35), *c = randv(5), *y[1] = {0};
+static int gemm_case(int64_t m_rows, int transb) {
+    int64_t ad[2] = {m_rows, 7}, bd[2] = {transb ? 5 : 7, transb ? 7 : 5}, cd[1] = {5};
+    float *a = randv((size_t)m_rows * 7), *b = randv(35), *c = randv(5), *y[1] = {0};
     mb m = {0};
     pb at = {0};
     mb_input(&m, "a", 2, ad);
     mb_init(&m, "b", 2, bd, b), mb_init(&m, "c", 1, cd, c);
-    attr_int(&at, "transB", 1), attr_float(&at, "alpha", 0.5f), attr_float(&at, "beta", 2.0f);
-    mb_node(&m, "Gemm", "fc", "a,b,c", "y", &at);
+    attr_int(&at, "transB", transb), attr_float(&at, "alpha", 0.5f), attr_float(&at, "beta", 2.0f);
+    mb_node(&m, "Gemm", "fc", "a,b,c", "g", &at);
+    mb_node(&m, "Relu", "act", "g", "y", NULL);
     mb_output(&m, "y");
     const float *in[1] = {a};
-    CHECK(run_model(&m, NULL, in, y, 1, 1, NULL) == 0);
-    double ref[15];
-    for (int i = 0; i < 3; i++)
+    int ok = run_model(&m, NULL, in, y, 1, 1, NULL) == 0;
+    double ref[40];
+    for (int i = 0; i < m_rows; i++)
         for (int j = 0; j < 5; j++) {
             double acc = 0;
-            for (int k = 0; k < 7; k++) acc += (double)a[i * 7 + k] * b[j * 7 + k];
-            ref[i * 5 + j] = 0.5 * acc + 2.0 * c[j];
+            for (int k = 0; k < 7; k++) acc += (double)a[i * 7 + k] * (transb ? b[j * 7 + k] : b[k * 5 + j]);
+            acc = 0.5 * acc + 2.0 * c[j];
+            ref[i * 5 + j] = acc > 0 ? acc : 0;
         }
-    CHECK(close_enough(y[0], ref, 15, "gemm"));
+    if (ok) ok = close_enough(y[0], ref, (size_t)m_rows * 5, "gemm");
     free(a), free(b), free(c), free(y[0]);
+    return ok;
+}
+
+/* batch 1 takes the GEMV path, batch 3 the GEMM path; B either way round */
+TEST(gemm_bias_relu) {
+    CHECK(gemm_case(1, 1));
+    CHECK(gemm_case(1, 0));
+    CHECK(gemm_case(3, 1));
+    CHECK(gemm_case(8, 0));
 }
 
 TEST(matmul_broadcast) {

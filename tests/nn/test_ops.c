@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 
 static uint32_t rng_state = 1;
@@ -541,6 +542,71 @@ TEST(arena_reuse) {
     }
     CHECK(close_enough(y[0], ref, 65536, "chain"));
     free(x), free(y[0]), free(ref);
+}
+
+/* One plan, two threads, each with its own ctx (one of them with its own
+ * 2-thread team): both must keep producing the single-threaded answer. */
+typedef struct {
+    const nn_plan *p;
+    const float *x;
+    const float *want;
+    size_t n;
+    int threads, bad;
+} runner;
+
+static void *run_many(void *arg) {
+    runner *r = arg;
+    nn_ctx *c;
+    if (nn_ctx_create(r->p, r->threads, &c)) {
+        r->bad = 1;
+        return NULL;
+    }
+    float *y = malloc(r->n * sizeof *y);
+    const float *in[1] = {r->x};
+    float *out[1] = {y};
+    for (int i = 0; i < 20 && !r->bad; i++) {
+        nn_ctx_run(c, in, out);
+        r->bad = memcmp(y, r->want, r->n * sizeof *y) != 0;
+    }
+    free(y);
+    nn_ctx_free(c);
+    return NULL;
+}
+
+TEST(contexts_share_a_plan) {
+    int64_t xd[4] = {1, 16, 48, 48}, wd[4] = {32, 16, 3, 3}, bd[1] = {32}, pads[4] = {1, 1, 1, 1};
+    float *x = randv(16 * 48 * 48), *w = randv(32 * 16 * 9), *b = randv(32);
+    mb m = {0};
+    pb a = {0};
+    mb_input(&m, "x", 4, xd);
+    mb_init(&m, "w", 4, wd, w), mb_init(&m, "b", 1, bd, b);
+    attr_ints(&a, "pads", 4, pads);
+    mb_node(&m, "Conv", "conv", "x,w,b", "c", &a);
+    mb_node(&m, "Relu", "relu", "c", "y", NULL);
+    mb_output(&m, "y");
+    uint8_t *bytes;
+    size_t len = mb_finish(&m, &bytes);
+    nn_model *model;
+    nn_plan *p;
+    nn_ctx *c;
+    CHECK_EQ_INT(nn_model_open_mem(bytes, len, &model), UT_OK);
+    free(bytes);
+    CHECK_EQ_INT(nn_plan_create(model, NULL, 0, 0, &p), UT_OK);
+    CHECK_EQ_INT(nn_ctx_create(p, 1, &c), UT_OK);
+    size_t n = nn_plan_output_size(p, 0);
+    float *want = malloc(n * sizeof *want);
+    const float *in[1] = {x};
+    float *out[1] = {want};
+    CHECK_EQ_INT(nn_ctx_run(c, in, out), UT_OK);
+    nn_ctx_free(c);
+    runner r[2] = {{p, x, want, n, 1, 0}, {p, x, want, n, 2, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, run_many, &r[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    CHECK(!r[0].bad && !r[1].bad);
+    free(x), free(w), free(b), free(want);
+    nn_plan_free(p);
+    nn_model_free(model);
 }
 
 int main(int argc, char **argv) { return test_main(argc, argv); }

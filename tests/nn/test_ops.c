@@ -147,6 +147,7 @@ TEST(conv_cases) {
         {1, 32, 64, 61, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1},   /* depthwise */
         {2, 32, 64, 61, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 32, 1},   /* depthwise stride 2, batch 2 */
         {1, 64, 40, 37, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},    /* pointwise */
+        {1, 16, 20, 21, 100, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},   /* pointwise split by output channels */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (!conv_case(&cases[i])) fprintf(stderr, "conv case %zu failed\n", i);
@@ -203,6 +204,35 @@ static int fused_case(const char *act, int opset) {
     if (ok && (st.fused != 2 || st.nodes != 1)) ok = 0, fprintf(stderr, "%s: fused %d, %d nodes left\n", act, st.fused, st.nodes);
     free(x), free(w), free(b), free(sc), free(bb), free(mean), free(var), free(slope), free(y[0]);
     return ok;
+}
+
+/* 1x1 conv with more than 48 output channels and a per-channel PRelu: the
+ * work is split by channel chunks, each must use its own slopes. */
+TEST(pointwise_channel_chunks_prelu) {
+    int64_t xd[4] = {1, 16, 20, 21}, wd[4] = {100, 16, 1, 1}, sd[3] = {100, 1, 1};
+    float *x = randv(16 * 420), *w = randv(1600), *slope = randv(100), *y[2][1] = {{0}};
+    for (int t = 0; t < 2; t++) {
+        mb m = {0};
+        mb_input(&m, "x", 4, xd);
+        mb_init(&m, "w", 4, wd, w), mb_init(&m, "s", 3, sd, slope);
+        mb_node(&m, "Conv", "conv", "x,w", "c", NULL);
+        mb_node(&m, "PRelu", "act", "c,s", "y", NULL);
+        mb_output(&m, "y");
+        const float *in[1] = {x};
+        nn_plan_stats st;
+        CHECK(run_model(&m, NULL, in, y[t], 1, t + 1, &st) == 0);
+        CHECK_EQ_INT(st.nodes, 1);
+    }
+    double *ref = malloc(42000 * sizeof *ref);
+    for (int mo = 0; mo < 100; mo++)
+        for (int i = 0; i < 420; i++) {
+            double acc = 0;
+            for (int c = 0; c < 16; c++) acc += (double)w[mo * 16 + c] * x[c * 420 + i];
+            ref[mo * 420 + i] = acc >= 0 ? acc : acc * slope[mo];
+        }
+    CHECK(close_enough(y[0][0], ref, 42000, "pointwise prelu"));
+    CHECK(memcmp(y[0][0], y[1][0], 42000 * sizeof(float)) == 0);
+    free(x), free(w), free(slope), free(ref), free(y[0][0]), free(y[1][0]);
 }
 
 TEST(conv_bn_act_fusion) {

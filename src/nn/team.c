@@ -36,7 +36,7 @@ static void *worker(void *p) {
     ut_free(w);
     unsigned long seen = 0;
     for (;;) {
-        for (int spin = 0; spin < 20000 && atomic_load(&t->gen) == seen; spin++) {
+        for (int spin = 0; spin < 2000 && atomic_load(&t->gen) == seen; spin++) { /* ~0.05 ms */
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif

@@ -161,10 +161,13 @@ int nn__broadcast(const nn__dims *a, const nn__dims *b, nn__dims *out);
 
 /* ---- worker team (team.c) ---- */
 typedef struct nn__team nn__team;
+/* Chunk `chunk` of a launch, run on the thread with scratch slot `slot`. */
+typedef void (*nn__chunk_fn)(void *arg, unsigned chunk, int slot);
 int nn__team_create(int nworkers, nn__team **out);
 void nn__team_free(nn__team *t);
-/* fn(arg, slot) on every slot 0..nworkers (slot 0 on the caller); returns when all are done. */
-void nn__team_run(nn__team *t, void (*fn)(void *arg, int slot), void *arg);
+/* Run chunks 0..nchunks-1 on whichever threads claim them (the caller
+ * included, slot 0); returns when all are done. */
+void nn__team_run(nn__team *t, nn__chunk_fn fn, void *arg, unsigned nchunks);
 
 /* ---- parallel helper (run.c) ---- */
 /* fn(ctx, begin, end, slot): slot < x->nthreads is unique among the chunks

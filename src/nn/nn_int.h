@@ -161,10 +161,13 @@ int nn__broadcast(const nn__dims *a, const nn__dims *b, nn__dims *out);
 
 /* ---- worker team (team.c) ---- */
 typedef struct nn__team nn__team;
+/* Chunk `chunk` of a launch, run on the thread with scratch slot `slot`. */
+typedef void (*nn__chunk_fn)(void *arg, unsigned chunk, int slot);
 int nn__team_create(int nworkers, nn__team **out);
 void nn__team_free(nn__team *t);
-/* fn(arg, slot) on every slot 0..nworkers (slot 0 on the caller); returns when all are done. */
-void nn__team_run(nn__team *t, void (*fn)(void *arg, int slot), void *arg);
+/* Run chunks 0..nchunks-1 on whichever threads claim them (the caller
+ * included, slot 0); returns when all are done. */
+void nn__team_run(nn__team *t, nn__chunk_fn fn, void *arg, unsigned nchunks);
 
 /* ---- parallel helper (run.c) ---- */
 /* fn(ctx, begin, end, slot): slot < x->nthreads is unique among the chunks
@@ -187,6 +190,8 @@ size_t nn__gemm_packed_floats(int64_t m, int64_t k);
 void nn__gemm_pack(const float *a, int64_t m, int64_t k, float *out);
 void nn__gemm_run(const float *pa, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n, float *c, int64_t ldc,
                   const float *bias, const nn__act *act, float *edge);
+/* The same with one column: y[m] = A x + bias, activation. */
+void nn__gemv_packed(const float *pa, int64_t m, int64_t k, const float *x, float *y, const float *bias, const nn__act *act);
 
 /* ---- optimisation (opt.c, ops_elem.c, ops_conv.c) ---- */
 int nn__act_of(nn__graph *g, const nn__node *n, int64_t channels, nn__act *out);

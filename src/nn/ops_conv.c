@@ -73,6 +73,7 @@ typedef struct {
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     int64_t group, cg, mg, k; /* per-group in/out channels, GEMM depth */
     int64_t tile, ntiles;     /* output columns per work item */
+    int64_t mchunk, nmchunks; /* output channels per work item (packed 1x1 only) */
     int pointwise, dw3x3, dw3x3_flat;
     float *packed;            /* AVX2 path: weights in 6-row panels, per group; NULL for BLAS */
     size_t packed_group;      /* floats per group */
@@ -136,6 +137,7 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
     if (p->pointwise) p->tile = 1024;
     if (p->tile > cols) p->tile = cols;
     p->ntiles = (cols + p->tile - 1) / p->tile;
+    p->mchunk = p->mg, p->nmchunks = 1;
     p->dw3x3 = p->cg == 1 && p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && !p->pointwise;
     p->dw3x3_flat = p->dw3x3 && p->sh == 1 && p->sw == 1 && pads[0] == 1 && pads[1] == 1 && pads[2] == 1 && pads[3] == 1 &&
                     p->h * p->w <= SMALL_PLANE;
@@ -154,6 +156,10 @@ static int conv_prepare(nn__graph *g, nn__node *nd) {
             for (int64_t g2 = 0; g2 < p->group; g2++)
                 nn__gemm_pack((const float *)w->data + g2 * p->mg * p->k, p->mg, p->k, p->packed + g2 * per);
             nd->scratch += nn__gemm_edge_floats(p->k) * sizeof(float);
+            /* 1x1 layers on small planes have few column tiles: split the
+             * output channels too (48 rows: whole panels for 6 and 8) so
+             * threads have work; im2col layers would repeat their im2col. */
+            if (p->pointwise && p->mg > 48) p->mchunk = 48, p->nmchunks = (p->mg + 47) / 48;
         } else {
             p->packed = NULL;
         }
@@ -219,8 +225,10 @@ static void conv_gemm_items(void *arg, size_t begin, size_t end, int slot) {
     int64_t cols = p->oh * p->ow;
     float *col = (float *)(j->ex->scratch + (size_t)slot * j->ex->scratch_stride);
     for (size_t it = begin; it < end; it++) {
-        int64_t tile = (int64_t)it % p->ntiles, ng = (int64_t)it / p->ntiles, g = ng % p->group, n = ng / p->group;
+        int64_t mc = (int64_t)it % p->nmchunks, rest = (int64_t)it / p->nmchunks;
+        int64_t tile = rest % p->ntiles, ng = rest / p->ntiles, g = ng % p->group, n = ng / p->group;
         int64_t c0 = tile * p->tile, c1 = c0 + p->tile < cols ? c0 + p->tile : cols;
+        int64_t m0 = mc * p->mchunk, rows = p->mg - m0 < p->mchunk ? p->mg - m0 : p->mchunk;
         const float *x = j->x + (n * p->c + g * p->cg) * p->h * p->w;
         const float *w = j->w + g * p->mg * p->k;
         float *y = j->y + (n * p->m + g * p->mg) * cols + c0;
@@ -233,9 +241,9 @@ static void conv_gemm_items(void *arg, size_t begin, size_t end, int slot) {
                 b = col, ldb = c1 - c0, edge = col + p->k * p->tile;
             }
             nn__act act = *j->act;
-            if (act.kind == NN_ACT_PRELU && act.nslope > 1) act.slope += g * p->mg;
-            nn__gemm_run(p->packed + (size_t)g * p->packed_group, p->mg, p->k, b, ldb, c1 - c0, y, cols,
-                         j->b ? j->b + g * p->mg : NULL, &act, edge);
+            if (act.kind == NN_ACT_PRELU && act.nslope > 1) act.slope += g * p->mg + m0;
+            nn__gemm_run(p->packed + (size_t)g * p->packed_group + (size_t)(m0 * p->k), rows, p->k, b, ldb, c1 - c0,
+                         y + m0 * cols, cols, j->b ? j->b + g * p->mg + m0 : NULL, &act, edge);
             continue;
         }
         if (p->pointwise) {
@@ -374,7 +382,7 @@ static void conv_run(const nn__exec *x, const nn__node *nd) {
     if (p->cg == 1 && !p->pointwise)
         nn__parallel(x, (size_t)(p->n * p->m), nd->flops, conv_direct_items, &j);
     else
-        nn__parallel(x, (size_t)(p->n * p->group * p->ntiles), nd->flops, conv_gemm_items, &j);
+        nn__parallel(x, (size_t)(p->n * p->group * p->ntiles * p->nmchunks), nd->flops, conv_gemm_items, &j);
 }
 
 const nn__opdef nn__op_conv = {"Conv", 2, 3, 1, conv_prepare, conv_run, 0};
@@ -443,6 +451,10 @@ static int gemm_prepare(nn__graph *g, nn__node *nd) {
 static void gemm_run_packed(const nn__exec *x, const nn__node *nd, const gemm_p *p) {
     const float *a = x->ptr[nd->in[0]], *at = a;
     float *y = x->ptr[nd->out[0]], *s = (float *)x->scratch, *yt = s + p->k * p->m, *edge = yt + p->n * p->m;
+    if (p->m == 1) {  /* batch 1: A is one contiguous row (or column) */
+        nn__gemv_packed(p->packed, p->n, p->k, a, y, p->bias, &nd->act);
+        return;
+    }
     if (!p->ta) {  /* A' as [K, M] */
         for (int64_t i = 0; i < p->m; i++)
             for (int64_t kk = 0; kk < p->k; kk++) s[kk * p->m + i] = a[i * p->k + kk];

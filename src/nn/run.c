@@ -112,12 +112,11 @@ typedef struct {
     size_t n, chunks;
 } par_job;
 
-/* Static partition: slot s takes the s-th of `chunks` equal ranges. */
-static void par_slot(void *arg, int slot) {
+/* Chunk boundaries depend only on n and the chunk count, never on which
+ * thread runs a chunk, so results do not depend on scheduling. */
+static void par_chunk(void *arg, unsigned chunk, int slot) {
     const par_job *j = arg;
-    size_t s = (size_t)slot;
-    if (s >= j->chunks) return;
-    size_t lo = j->n * s / j->chunks, hi = j->n * (s + 1) / j->chunks;
+    size_t lo = j->n * chunk / j->chunks, hi = j->n * (chunk + 1) / j->chunks;
     if (lo < hi) j->fn(j->ctx, lo, hi, slot);
 }
 
@@ -131,6 +130,8 @@ void nn__parallel(const nn__exec *x, size_t n, double flops, nn__range_fn fn, vo
         fn(ctx, 0, n, 0);
         return;
     }
-    par_job j = {fn, ctx, n, (size_t)x->nthreads < n ? (size_t)x->nthreads : n};
-    nn__team_run(x->team, par_slot, &j);
+    /* a few chunks per thread, so a late or slow thread leaves less behind */
+    size_t chunks = 4 * (size_t)x->nthreads < n ? 4 * (size_t)x->nthreads : n;
+    par_job j = {fn, ctx, n, chunks};
+    nn__team_run(x->team, par_chunk, &j, (unsigned)chunks);
 }

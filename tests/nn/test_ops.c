@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 
 static uint32_t rng_state = 1;
@@ -146,6 +147,7 @@ TEST(conv_cases) {
         {1, 32, 64, 61, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1},   /* depthwise */
         {2, 32, 64, 61, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 32, 1},   /* depthwise stride 2, batch 2 */
         {1, 64, 40, 37, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},    /* pointwise */
+        {1, 16, 20, 21, 100, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},   /* pointwise split by output channels */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (!conv_case(&cases[i])) fprintf(stderr, "conv case %zu failed\n", i);
@@ -202,6 +204,35 @@ static int fused_case(const char *act, int opset) {
     if (ok && (st.fused != 2 || st.nodes != 1)) ok = 0, fprintf(stderr, "%s: fused %d, %d nodes left\n", act, st.fused, st.nodes);
     free(x), free(w), free(b), free(sc), free(bb), free(mean), free(var), free(slope), free(y[0]);
     return ok;
+}
+
+/* 1x1 conv with more than 48 output channels and a per-channel PRelu: the
+ * work is split by channel chunks, each must use its own slopes. */
+TEST(pointwise_channel_chunks_prelu) {
+    int64_t xd[4] = {1, 16, 20, 21}, wd[4] = {100, 16, 1, 1}, sd[3] = {100, 1, 1};
+    float *x = randv(16 * 420), *w = randv(1600), *slope = randv(100), *y[2][1] = {{0}};
+    for (int t = 0; t < 2; t++) {
+        mb m = {0};
+        mb_input(&m, "x", 4, xd);
+        mb_init(&m, "w", 4, wd, w), mb_init(&m, "s", 3, sd, slope);
+        mb_node(&m, "Conv", "conv", "x,w", "c", NULL);
+        mb_node(&m, "PRelu", "act", "c,s", "y", NULL);
+        mb_output(&m, "y");
+        const float *in[1] = {x};
+        nn_plan_stats st;
+        CHECK(run_model(&m, NULL, in, y[t], 1, t + 1, &st) == 0);
+        CHECK_EQ_INT(st.nodes, 1);
+    }
+    double *ref = malloc(42000 * sizeof *ref);
+    for (int mo = 0; mo < 100; mo++)
+        for (int i = 0; i < 420; i++) {
+            double acc = 0;
+            for (int c = 0; c < 16; c++) acc += (double)w[mo * 16 + c] * x[c * 420 + i];
+            ref[mo * 420 + i] = acc >= 0 ? acc : acc * slope[mo];
+        }
+    CHECK(close_enough(y[0][0], ref, 42000, "pointwise prelu"));
+    CHECK(memcmp(y[0][0], y[1][0], 42000 * sizeof(float)) == 0);
+    free(x), free(w), free(slope), free(ref), free(y[0][0]), free(y[1][0]);
 }
 
 TEST(conv_bn_act_fusion) {
@@ -277,27 +308,38 @@ TEST(pools) {
 
 /* ---- Gemm, MatMul, Softmax ---- */
 
-TEST(gemm_transb_bias) {
-    int64_t ad[2] = {3, 7}, bd[2] = {5, 7}, cd[1] = {5};
-    float *a = randv(21), *b = randv(35), *c = randv(5), *y[1] = {0};
+static int gemm_case(int64_t m_rows, int transb) {
+    int64_t ad[2] = {m_rows, 7}, bd[2] = {transb ? 5 : 7, transb ? 7 : 5}, cd[1] = {5};
+    float *a = randv((size_t)m_rows * 7), *b = randv(35), *c = randv(5), *y[1] = {0};
     mb m = {0};
     pb at = {0};
     mb_input(&m, "a", 2, ad);
     mb_init(&m, "b", 2, bd, b), mb_init(&m, "c", 1, cd, c);
-    attr_int(&at, "transB", 1), attr_float(&at, "alpha", 0.5f), attr_float(&at, "beta", 2.0f);
-    mb_node(&m, "Gemm", "fc", "a,b,c", "y", &at);
+    attr_int(&at, "transB", transb), attr_float(&at, "alpha", 0.5f), attr_float(&at, "beta", 2.0f);
+    mb_node(&m, "Gemm", "fc", "a,b,c", "g", &at);
+    mb_node(&m, "Relu", "act", "g", "y", NULL);
     mb_output(&m, "y");
     const float *in[1] = {a};
-    CHECK(run_model(&m, NULL, in, y, 1, 1, NULL) == 0);
-    double ref[15];
-    for (int i = 0; i < 3; i++)
+    int ok = run_model(&m, NULL, in, y, 1, 1, NULL) == 0;
+    double ref[40];
+    for (int i = 0; i < m_rows; i++)
         for (int j = 0; j < 5; j++) {
             double acc = 0;
-            for (int k = 0; k < 7; k++) acc += (double)a[i * 7 + k] * b[j * 7 + k];
-            ref[i * 5 + j] = 0.5 * acc + 2.0 * c[j];
+            for (int k = 0; k < 7; k++) acc += (double)a[i * 7 + k] * (transb ? b[j * 7 + k] : b[k * 5 + j]);
+            acc = 0.5 * acc + 2.0 * c[j];
+            ref[i * 5 + j] = acc > 0 ? acc : 0;
         }
-    CHECK(close_enough(y[0], ref, 15, "gemm"));
+    if (ok) ok = close_enough(y[0], ref, (size_t)m_rows * 5, "gemm");
     free(a), free(b), free(c), free(y[0]);
+    return ok;
+}
+
+/* batch 1 takes the GEMV path, batch 3 the GEMM path; B either way round */
+TEST(gemm_bias_relu) {
+    CHECK(gemm_case(1, 1));
+    CHECK(gemm_case(1, 0));
+    CHECK(gemm_case(3, 1));
+    CHECK(gemm_case(8, 0));
 }
 
 TEST(matmul_broadcast) {
@@ -530,6 +572,71 @@ TEST(arena_reuse) {
     }
     CHECK(close_enough(y[0], ref, 65536, "chain"));
     free(x), free(y[0]), free(ref);
+}
+
+/* One plan, two threads, each with its own ctx (one of them with its own
+ * 2-thread team): both must keep producing the single-threaded answer. */
+typedef struct {
+    const nn_plan *p;
+    const float *x;
+    const float *want;
+    size_t n;
+    int threads, bad;
+} runner;
+
+static void *run_many(void *arg) {
+    runner *r = arg;
+    nn_ctx *c;
+    if (nn_ctx_create(r->p, r->threads, &c)) {
+        r->bad = 1;
+        return NULL;
+    }
+    float *y = malloc(r->n * sizeof *y);
+    const float *in[1] = {r->x};
+    float *out[1] = {y};
+    for (int i = 0; i < 20 && !r->bad; i++) {
+        nn_ctx_run(c, in, out);
+        r->bad = memcmp(y, r->want, r->n * sizeof *y) != 0;
+    }
+    free(y);
+    nn_ctx_free(c);
+    return NULL;
+}
+
+TEST(contexts_share_a_plan) {
+    int64_t xd[4] = {1, 16, 48, 48}, wd[4] = {32, 16, 3, 3}, bd[1] = {32}, pads[4] = {1, 1, 1, 1};
+    float *x = randv(16 * 48 * 48), *w = randv(32 * 16 * 9), *b = randv(32);
+    mb m = {0};
+    pb a = {0};
+    mb_input(&m, "x", 4, xd);
+    mb_init(&m, "w", 4, wd, w), mb_init(&m, "b", 1, bd, b);
+    attr_ints(&a, "pads", 4, pads);
+    mb_node(&m, "Conv", "conv", "x,w,b", "c", &a);
+    mb_node(&m, "Relu", "relu", "c", "y", NULL);
+    mb_output(&m, "y");
+    uint8_t *bytes;
+    size_t len = mb_finish(&m, &bytes);
+    nn_model *model;
+    nn_plan *p;
+    nn_ctx *c;
+    CHECK_EQ_INT(nn_model_open_mem(bytes, len, &model), UT_OK);
+    free(bytes);
+    CHECK_EQ_INT(nn_plan_create(model, NULL, 0, 0, &p), UT_OK);
+    CHECK_EQ_INT(nn_ctx_create(p, 1, &c), UT_OK);
+    size_t n = nn_plan_output_size(p, 0);
+    float *want = malloc(n * sizeof *want);
+    const float *in[1] = {x};
+    float *out[1] = {want};
+    CHECK_EQ_INT(nn_ctx_run(c, in, out), UT_OK);
+    nn_ctx_free(c);
+    runner r[2] = {{p, x, want, n, 1, 0}, {p, x, want, n, 2, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, run_many, &r[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    CHECK(!r[0].bad && !r[1].bad);
+    free(x), free(w), free(b), free(want);
+    nn_plan_free(p);
+    nn_model_free(model);
 }
 
 int main(int argc, char **argv) { return test_main(argc, argv); }

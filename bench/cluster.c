@@ -7,7 +7,8 @@
  * plus 10% random noise faces. Prints wall time, peak RSS (getrusage) and
  * BCubed F against the synthetic truth for the default algorithm at
  * 100,000 faces (target: <= 30 s, <= 1 GB on 2 threads), HDBSCAN at 10k
- * (exact) and 100k (k-NN MST), and at 5,000 faces the reference
+ * (exact) and 100k (k-NN MST), 20 people x 1000 faces (large clusters:
+ * the merge-heavy case), and at 5,000 faces the reference
  * hdbscan_np.py (numpy) timed in the same run: ratio and partition check.
  */
 #include "cluster.h"
@@ -128,6 +129,18 @@ int main(int argc, char **argv) {
     run("hdbscan (2,1) exact", x, t, 10000, d, &o, NULL);
     free(x), free(t);
 
+    /* few people with many photos each: the merge-heavy case */
+    x = malloc(20000 * d * sizeof *x);
+    t = malloc(20000 * sizeof *t);
+    syn_faces(4, 20000, d, 20, 1000, sig, 3, x, t);
+    clu_opts_default(&o);
+    o.pool = pool;
+    run("default, 20 people x 1000 faces", x, t, 20000, d, &o, NULL);
+    free(x), free(t);
+
+    clu_opts_default(&o);
+    o.pool = pool;
+    o.algorithm = CLU_ALGO_HDBSCAN;
     size_t nr = 5000;
     make(nr, d, 3, &x, &t);
     clu_result r;

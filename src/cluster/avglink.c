@@ -4,11 +4,16 @@
  * cosine distance of A and B is 1 - <S_A, S_B> / (m_A m_B), exactly, so
  * merging two clusters is adding their sums and no distance matrix exists.
  *
- * Greedy merging by a min-heap of candidate pairs (distance, a, b, and the
- * versions of a and b when the entry was made). A merge keeps the smaller
- * id, bumps its version (stale entries are skipped when popped) and pushes
- * fresh entries for the new cluster's neighbours. Neighbour lists hold ids
- * that may have been merged away since; find() maps them to live clusters.
+ * Greedy merging by a min-heap holding one entry per cluster: its nearest
+ * allowed neighbour (distance, owner, partner, owner's entry version,
+ * partner's sum version). A popped entry whose partner changed since is
+ * recomputed and pushed again; a valid one is the global minimum pair:
+ * for the closest pair (a, b), whichever changed last scanned the other in
+ * its current state, so its entry key is <= d(a, b), and valid entries
+ * hold true distances. A merge keeps the smaller id and pushes only the
+ * new cluster's entry, so a big cluster absorbing faces one at a time
+ * does not flood the heap with an entry per neighbour. Neighbour lists
+ * hold ids that may have been merged away since; find() maps them.
  *
  * Cannot-link: each cluster carries its sorted distinct group ids; a pair
  * sharing a group is never pushed. Groups only grow under merging, so a
@@ -32,10 +37,13 @@ typedef struct {
     size_t len, cap;
 } heap;
 
+/* Ties by the unordered pair (smaller id first), as a scan over a < b. */
 static int entry_less(const entry *x, const entry *y) {
     if (x->d != y->d) return x->d < y->d;
-    if (x->a != y->a) return x->a < y->a;
-    return x->b < y->b;
+    int32_t xl = x->a < x->b ? x->a : x->b, yl = y->a < y->b ? y->a : y->b;
+    if (xl != yl) return xl < yl;
+    int32_t xh = x->a < x->b ? x->b : x->a, yh = y->a < y->b ? y->b : y->a;
+    return xh < yh;
 }
 
 static int heap_push(heap *h, entry v) {
@@ -84,7 +92,8 @@ typedef struct {
     clu__items *it;
     float t;
     int32_t *parent;
-    uint32_t *ver;
+    uint32_t *ver;   /* bumped when a cluster's sum changes */
+    uint32_t *bver;  /* bumped when a cluster's representative entry is replaced */
     list *adj, *grp;
     heap h;
     uint32_t *stamp;  /* union_adj's dedup marks, one per item */
@@ -118,15 +127,20 @@ static float avg_dist(const state *s, int32_t a, int32_t b) {
     return (float)(1.0 - dot / ((double)s->it->count[a] * (double)s->it->count[b]));
 }
 
-static int consider(state *s, int32_t a, int32_t b) {
-    if (a == b || share_group(&s->grp[a], &s->grp[b])) return UT_OK;
-    float dv = avg_dist(s, a, b);
-    if (!(dv < s->t)) return UT_OK;
-    if (a > b) {
-        int32_t x = a;
-        a = b, b = x;
+/* Push x's nearest allowed neighbour under t as x's one representative
+ * entry (older ones of x become invalid). */
+static int push_best(state *s, int32_t x) {
+    entry best = {s->t, -1, -1, 0, 0};
+    int found = 0;
+    s->bver[x]++;
+    for (int32_t i = 0; i < s->adj[x].len; i++) {
+        int32_t y = find(s->parent, s->adj[x].v[i]);
+        if (y == x || share_group(&s->grp[x], &s->grp[y])) continue;
+        entry e = {avg_dist(s, x, y), x, y, s->bver[x], s->ver[y]};
+        if (!(e.d < s->t)) continue;
+        if (!found || entry_less(&e, &best)) best = e, found = 1;
     }
-    return heap_push(&s->h, (entry){dv, a, b, s->ver[a], s->ver[b]});
+    return found ? heap_push(&s->h, best) : UT_OK;
 }
 
 static void list_set(list *l, int32_t *v, int32_t len) {
@@ -179,7 +193,7 @@ static int union_adj(state *st, int32_t s, int32_t o) {
 }
 
 static int merge(state *st, entry e, float *height) {
-    int32_t s = e.a, o = e.b;  /* a < b: keep the smaller id */
+    int32_t s = e.a < e.b ? e.a : e.b, o = e.a < e.b ? e.b : e.a;  /* keep the smaller id */
     size_t d = st->it->d;
     float *ss = st->it->sums + (size_t)s * d;
     const float *os = st->it->sums + (size_t)o * d;
@@ -192,9 +206,7 @@ static int merge(state *st, entry e, float *height) {
     st->ver[s]++;
     height[s] = e.d;
     if ((rc = union_adj(st, s, o)) != UT_OK) return rc;
-    for (int32_t i = 0; i < st->adj[s].len; i++)
-        if ((rc = consider(st, s, st->adj[s].v[i])) != UT_OK) return rc;
-    return UT_OK;
+    return push_best(st, s);
 }
 
 /* CSR adjacency (both directions) of the candidate edges. */
@@ -228,10 +240,11 @@ int clu__avglink(clu__items *it, const int32_t *ea, const int32_t *eb, size_t ne
     int rc = UT_OK;
     st.parent = ut_malloc((n ? n : 1) * sizeof *st.parent);
     st.ver = ut_calloc(n ? n : 1, sizeof *st.ver);
+    st.bver = ut_calloc(n ? n : 1, sizeof *st.bver);
     st.adj = ut_calloc(n ? n : 1, sizeof *st.adj);
     st.grp = ut_calloc(n ? n : 1, sizeof *st.grp);
     st.stamp = ut_calloc(n ? n : 1, sizeof *st.stamp);
-    if (!st.parent || !st.ver || !st.adj || !st.grp || !st.stamp) {
+    if (!st.parent || !st.ver || !st.bver || !st.adj || !st.grp || !st.stamp) {
         rc = ut_fail(UT_ENOMEM, "out of memory for average linkage of %zu items", n);
         goto done;
     }
@@ -244,11 +257,14 @@ int clu__avglink(clu__items *it, const int32_t *ea, const int32_t *eb, size_t ne
         }
     }
     if ((rc = build_adj(&st, ea, eb, nedges, &csr)) != UT_OK) goto done;
-    for (size_t e = 0; e < nedges && rc == UT_OK; e++) rc = consider(&st, ea[e], eb[e]);
+    for (size_t i = 0; i < n && rc == UT_OK; i++) rc = push_best(&st, (int32_t)i);
     while (rc == UT_OK && st.h.len) {
         entry e = heap_pop(&st.h);
-        if (st.parent[e.a] != e.a || st.parent[e.b] != e.b) continue;
-        if (st.ver[e.a] != e.va || st.ver[e.b] != e.vb) continue;
+        if (st.parent[e.a] != e.a || st.bver[e.a] != e.va) continue;  /* superseded */
+        if (st.parent[e.b] != e.b || st.ver[e.b] != e.vb) {
+            rc = push_best(&st, e.a);  /* partner changed: look again */
+            continue;
+        }
         rc = merge(&st, e, height);
     }
     if (rc == UT_OK)
@@ -258,7 +274,7 @@ done:
         for (size_t i = 0; i < n; i++) list_drop(&st.adj[i]);
     if (st.grp)
         for (size_t i = 0; i < n; i++) list_drop(&st.grp[i]);
-    ut_free(st.parent), ut_free(st.ver), ut_free(st.adj), ut_free(st.grp), ut_free(st.stamp);
+    ut_free(st.parent), ut_free(st.ver), ut_free(st.bver), ut_free(st.adj), ut_free(st.grp), ut_free(st.stamp);
     ut_free(st.h.e), ut_free(csr);
     return rc;
 }

@@ -185,8 +185,10 @@ static int cluster_average(const float *x, size_t n, size_t d, const int32_t *gr
     clu__items it = {.nitems = n, .d = d};
     size_t ne = 0;
     int k = o->max_neighbors < (int)(n - 1) ? o->max_neighbors : (int)(n - 1);
+    double t0 = ut_now();
     int rc = clu__knn(x, n, d, k, o->threshold, n <= o->exact_max, o->pool, &g);
     if (rc != UT_OK) goto done;
+    double t1 = ut_now();
     rc = graph_edges(&g, &ea, &eb, &ne);
     clu__graph_free(&g);
     if (rc != UT_OK) goto done;
@@ -205,6 +207,8 @@ static int cluster_average(const float *x, size_t n, size_t d, const int32_t *gr
     memcpy(it.sums, x, n * d * sizeof *x);
     for (size_t i = 0; i < n; i++) it.count[i] = 1;
     if ((rc = clu__avglink(&it, ea, eb, ne, o->threshold, lab, height)) != UT_OK) goto done;
+    ut_debug("cluster: %zu faces, %s graph %.2f s (%zu edges), average linkage %.2f s", n,
+             n <= o->exact_max ? "exact" : "IVF", t1 - t0, ne, ut_now() - t1);
     for (size_t i = 0; i < n; i++) pers[i] = (double)o->threshold - height[i];
     rc = canonical(lab, n, (int32_t)n - 1, o->min_cluster_size, pers, out);
     if (rc == UT_OK) out->labels = lab, lab = NULL;

@@ -126,6 +126,26 @@ TEST(duplicates) {
     free(x);
 }
 
+TEST(identical_faces_ivf) {
+    /* 2500 copies of one face and 500 of another through the IVF path:
+     * every face lands in one cell, k-means centroids coincide */
+    size_t n = 3000, d = 32;
+    float *x = calloc(n * d, sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i * d + (i < 2500 ? 0 : 1)] = 1;
+    for (int alg = 0; alg < 2; alg++) {
+        clu_opts o;
+        clu_opts_default(&o);
+        o.algorithm = alg;
+        o.exact_max = o.hdbscan_exact_max = 0;
+        clu_result r;
+        CHECK_EQ_INT(clu_cluster(x, n, d, NULL, &o, &r), UT_OK);
+        CHECK_EQ_INT(r.nclusters, 2);
+        for (size_t i = 0; i < n; i++) CHECK_EQ_INT(r.labels[i], i < 2500 ? 0 : 1);
+        clu_result_free(&r);
+    }
+    free(x);
+}
+
 TEST(all_noise) {
     size_t n = 60, d = 128;
     float *x = malloc(n * d * sizeof *x);
@@ -477,6 +497,28 @@ TEST(out_of_memory_is_clean) {
     int32_t *truth = malloc(n * sizeof *truth), *grp = malloc(n * sizeof *grp);
     syn_faces(2, n, d, 12, 20, sig3, 3, x, truth);
     for (size_t i = 0; i < n; i++) grp[i] = (int32_t)(i / 4);
+    float *anc = x + 100 * d;  /* anchors: faces 100.. as people by truth */
+    int32_t *ap = malloc(40 * sizeof *ap);
+    for (int i = 0; i < 40; i++) ap[i] = truth[100 + i] >= 0 ? truth[100 + i] : 99;
+    {
+        clu_result r;
+        long before = ut_mem_count();
+        CHECK_EQ_INT(clu_assign(x, 100, d, grp, anc, ap, 40, 0.64f, NULL, &r), UT_OK);
+        long total = ut_mem_count() - before;
+        clu_result_free(&r);
+        for (long k = 1; k <= total; k++) {
+            ut_mem_fail_at(k);
+            int rc = clu_assign(x, 100, d, grp, anc, ap, 40, 0.64f, NULL, &r);
+            ut_mem_fail_at(0);
+            if (rc == UT_OK) {
+                clu_result_free(&r);
+                continue;
+            }
+            CHECK_EQ_INT(rc, UT_ENOMEM);
+            CHECK(r.labels == NULL && r.persistence == NULL);
+        }
+    }
+    free(ap);
     for (int variant = 0; variant < 5; variant++) {
         clu_opts o;
         clu_opts_default(&o);

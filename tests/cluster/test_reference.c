@@ -58,12 +58,15 @@ static int same_partition(const int32_t *a, const int32_t *b, size_t n) {
     return ok;
 }
 
-static int check_case(uint64_t seed, size_t n, size_t d, size_t ids, int mcs, int ms) {
+/* dups: every 7th face is copied onto the next (exact duplicates: zero
+ * distances, infinite lambdas, NaN stabilities as in numpy). */
+static int check_case(uint64_t seed, size_t n, size_t d, size_t ids, int mcs, int ms, int dups) {
     static const double sig[] = {0.4, 0.7, 1.0, 1.3};
     float *x = malloc(n * d * sizeof *x);
     int32_t *truth = malloc(n * sizeof *truth), *ref = malloc(n * sizeof *ref);
     double *lab = malloc(n * sizeof *lab);
     syn_faces(seed, n, d, ids, (n * 9 / 10) / ids, sig, 4, x, truth);
+    for (size_t i = 0; dups && i + 1 < n; i += 7) memcpy(x + (i + 1) * d, x + i * d, d * sizeof *x);
     char path[4200], code[8000];
     snprintf(path, sizeof path, "%s/x.f32", test_tmpdir());
     write_raw(path, x, n * d * sizeof *x);
@@ -109,10 +112,12 @@ TEST(hdbscan_matches_reference) {
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++)
         for (uint64_t seed = 1; seed <= 3; seed++) {
             size_t n = 150 + 170 * (size_t)seed, d = seed == 2 ? 32 : 16;
-            CHECK(check_case(seed * 100 + c, n, d, 4 + 3 * (size_t)seed, cfg[c][0], cfg[c][1]));
+            CHECK(check_case(seed * 100 + c, n, d, 4 + 3 * (size_t)seed, cfg[c][0], cfg[c][1], 0));
             cases++;
         }
     CHECK_EQ_INT(cases, 18);
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++)
+        CHECK(check_case(900 + c, 300, 16, 8, cfg[c][0], cfg[c][1], 1));
 }
 
 TEST(metrics_match_reference) {

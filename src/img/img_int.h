@@ -29,7 +29,10 @@ int img__vips_fail(int code, const char *name, const char *what);
 
 /* A VipsImage of the photo's header, lazily decoded (access as given),
  * fail_on set to warnings. The caller unrefs. */
-int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out);
+/* Open the photo's pixels with libvips. shrink (1, 2, 4, 8) asks JPEG's
+ * DCT scaling for an image shrink times smaller in each direction (other
+ * formats ignore it: check the returned size). */
+int img__open_vips(const img_photo *ph, VipsAccess access, int shrink, VipsImage **out);
 /* vips_thumbnail of the photo to fit w x h (size: VIPS_SIZE_*), oriented. */
 int img__thumbnail(const img_photo *ph, int w, int h, VipsSize size, VipsImage **out);
 /* Flatten alpha onto white, convert to 3-band 8-bit sRGB. Takes ownership

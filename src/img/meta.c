@@ -93,7 +93,7 @@ int img_meta_get(img_photo *ph, img_meta *m) {
     m->width = ph->width;
     m->height = ph->height;
     VipsImage *im;
-    int rc = img__open_vips(ph, VIPS_ACCESS_SEQUENTIAL, &im);
+    int rc = img__open_vips(ph, VIPS_ACCESS_SEQUENTIAL, 1, &im);
     if (rc) return rc;
     const void *p;
     size_t n;

@@ -26,10 +26,17 @@ static int loader_matches(img_format fmt, const char *loader) {
     return want && loader && strncmp(loader, want, strlen(want)) == 0;
 }
 
-int img__open_vips(const img_photo *ph, VipsAccess access, VipsImage **out) {
+int img__open_vips(const img_photo *ph, VipsAccess access, int shrink, VipsImage **out) {
     VipsImage *im;
-    if (ph->path)
+    if (ph->fmt != IMG_FMT_JPEG || shrink < 2) shrink = 0; /* only jpegload takes the option */
+    if (ph->path && shrink)
+        im = vips_image_new_from_file(ph->path, "access", access, "fail_on", VIPS_FAIL_ON_WARNING, "shrink",
+                                      shrink, NULL);
+    else if (ph->path)
         im = vips_image_new_from_file(ph->path, "access", access, "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+    else if (shrink)
+        im = vips_image_new_from_buffer(ph->buf, ph->len, "", "access", access, "fail_on", VIPS_FAIL_ON_WARNING,
+                                        "shrink", shrink, NULL);
     else
         im = vips_image_new_from_buffer(ph->buf, ph->len, "", "access", access, "fail_on",
                                         VIPS_FAIL_ON_WARNING, NULL);
@@ -139,7 +146,7 @@ static int check_format(img_photo *ph, const uint8_t *head, size_t n) {
 
 static int read_header(img_photo *ph) {
     VipsImage *im;
-    int rc = img__open_vips(ph, VIPS_ACCESS_SEQUENTIAL, &im);
+    int rc = img__open_vips(ph, VIPS_ACCESS_SEQUENTIAL, 1, &im);
     if (rc) return rc;
     ph->stored_w = vips_image_get_width(im);
     ph->stored_h = vips_image_get_height(im);

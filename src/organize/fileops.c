@@ -2,7 +2,8 @@
  * with its durability and no-overwrite guarantee spelled out:
  *
  *   org__copy_hashed       new file (O_EXCL), data hashed as it is copied,
- *                          fsync'd before close; removed on any failure, so a
+ *                          fsync'd before close (unless the caller syncs the
+ *                          whole file system later); removed on any failure, so a
  *                          failed copy (disk full, I/O error) leaves nothing
  *   org__rename_noreplace  renameat2(RENAME_NOREPLACE), or link+unlink where
  *                          the file system lacks it: never replaces a file
@@ -74,6 +75,14 @@ int org__rename_noreplace(const char *from, const char *to) {
     if (err == EEXIST) return ut_fail(UT_EEXIST, "%s already exists", to);
     if (err == EXDEV) return ut_fail(UT_EUNSUPPORTED, "%s and %s are on different file systems", from, to);
     return org__errno_fail(err, "renaming to", to);
+}
+
+int org__syncfs(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return org__errno_fail(errno, "opening folder", dir);
+    int rc = syncfs(fd) < 0 ? org__errno_fail(errno, "syncing the file system of", dir) : UT_OK;
+    close(fd);
+    return rc;
 }
 
 int org__same_fs(const char *a, const char *b) {
@@ -163,7 +172,7 @@ static void copy_meta(int fd_out, const struct stat *st) {
     if (futimens(fd_out, ts) < 0) ut_debug("organize: futimens failed");
 }
 
-int org__copy_hashed(const char *src, const char *tmp, char sha[65], uint64_t *size) {
+int org__copy_hashed(const char *src, const char *tmp, int sync, char sha[65], uint64_t *size) {
     int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0) return org__errno_fail(errno, "reading", src);
     struct stat st;
@@ -183,7 +192,7 @@ int org__copy_hashed(const char *src, const char *tmp, char sha[65], uint64_t *s
     ut_sha256_init(&h);
     if (!err) err = pump(in, out, buf, &h, size, &werr);
     if (!err) copy_meta(out, &st);
-    if (!err && fsync(out) < 0) werr = 1, err = errno;
+    if (!err && sync && fsync(out) < 0) werr = 1, err = errno;
     ut_free(buf);
     close(in);
     if (close(out) < 0 && !err) werr = 1, err = errno;

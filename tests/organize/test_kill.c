@@ -175,6 +175,9 @@ TEST(kill_anywhere) {
         int unstarted = rc == UT_ENOENT || (rc == UT_ESTATE && strstr(ut_errmsg(), "before it started"));
         if (rc && !unstarted) {
             fprintf(stderr, "  trial %d: %s failed: %s\n", t, what == DO_RESUME ? "resume" : "undo", ut_errmsg());
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd, "cp '%s/journal' /tmp/kadr-kill-failed-journal", state);
+            if (system(cmd) == 0) fprintf(stderr, "  journal kept in /tmp/kadr-kill-failed-journal\n");
             CHECK_EQ_INT(rc, UT_OK);
         }
         const char *want = what == DO_RESUME && !unstarted ? sorted : original;

@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench bench-organize fmt build asan models clean
+.PHONY: all run test test-fast bench bench-organize soak-organize fmt build asan models clean
 
 all: build
 
@@ -51,6 +51,10 @@ bench:
 bench-organize: build
 	cmake --build $(BUILD) --target org_bench
 	BUILD=$(BUILD) bench/organize.sh
+
+# organize: the SIGKILL test with many more trials (KADR_KILL_TRIALS, KADR_KILL_SEED).
+soak-organize: build
+	KADR_KILL_TRIALS=$${KADR_KILL_TRIALS:-5000} $(BUILD)/tests/organize/organize_test_kill
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 KADR := $(BUILD)/src/cli/kadr
 SERVE_ARGS ?=
 
-.PHONY: all run test test-fast bench fmt build asan models clean
+.PHONY: all run test test-fast bench soak-organize fmt build asan models clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench-%:
 	scripts/setup.sh bench
 	$(MAKE) build
 	BUILD=$(BUILD) bench/$*.sh $(KADR)
+
+# organize: the SIGKILL test with many more trials (KADR_KILL_TRIALS, KADR_KILL_SEED).
+soak-organize: build
+	KADR_KILL_TRIALS=$${KADR_KILL_TRIALS:-5000} $(BUILD)/tests/organize/organize_test_kill
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

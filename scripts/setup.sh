@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS=(gcc make cmake pkg-config git ca-certificates
   libjansson-dev libsqlite3-dev libvips-dev libarchive-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-  libxnnpack-dev libpthreadpool-dev libdnnl-dev libopenblas-dev libcivetweb-dev)
+  libxnnpack-dev libpthreadpool-dev libdnnl-dev libopenblas-dev libcivetweb-dev libssl-dev)
 TEST_PKGS=(curl clang libclang-rt-14-dev libonnx-testdata sqlite3 python3 python3-numpy chromium)
 BENCH_PKGS=(wrk hyperfine imagemagick libvips-tools time bc)
 

@@ -2,13 +2,17 @@
  * with its durability and no-overwrite guarantee spelled out:
  *
  *   org__copy_hashed       new file (O_EXCL), data hashed as it is copied,
- *                          fsync'd before close; removed on any failure, so a
+ *                          fsync'd before close (unless the caller syncs the
+ *                          whole file system later); removed on any failure, so a
  *                          failed copy (disk full, I/O error) leaves nothing
  *   org__rename_noreplace  renameat2(RENAME_NOREPLACE), or link+unlink where
  *                          the file system lacks it: never replaces a file
  *   org__fsync_dir         makes a create/rename/unlink in a folder durable
  *
  * Nothing here follows a symlink in the last component (O_NOFOLLOW).
+ * File hashing uses libcrypto's SHA-256 when the build found it (SHA-NI:
+ * several times util's portable code, and hashing is most of the CPU a
+ * verified copy costs); the result is the same either way.
  */
 #include "organize_int.h"
 
@@ -19,7 +23,52 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef KADR_HAVE_LIBCRYPTO
+#include <openssl/evp.h>
+#endif
+
 #define COPY_CHUNK (1u << 20)
+
+/* SHA-256 of a stream: libcrypto if built with it, else util's. */
+typedef struct {
+#ifdef KADR_HAVE_LIBCRYPTO
+    EVP_MD_CTX *ctx;
+#endif
+    ut_sha256 h;
+} hasher;
+
+static int hasher_init(hasher *h) {
+#ifdef KADR_HAVE_LIBCRYPTO
+    h->ctx = EVP_MD_CTX_new();
+    if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(h->ctx);
+        return UT_ENOMEM;
+    }
+#endif
+    ut_sha256_init(&h->h);
+    return UT_OK;
+}
+
+static void hasher_update(hasher *h, const void *p, size_t n) {
+#ifdef KADR_HAVE_LIBCRYPTO
+    EVP_DigestUpdate(h->ctx, p, n);
+#else
+    ut_sha256_update(&h->h, p, n);
+#endif
+}
+
+/* Writes hex (if not NULL) and releases the hasher. */
+static void hasher_final(hasher *h, char sha[65]) {
+    uint8_t d[32];
+#ifdef KADR_HAVE_LIBCRYPTO
+    unsigned len = 32;
+    EVP_DigestFinal_ex(h->ctx, d, &len);
+    EVP_MD_CTX_free(h->ctx);
+#else
+    ut_sha256_final(&h->h, d);
+#endif
+    if (sha) ut_hex(d, 32, sha);
+}
 
 int org__errno_fail(int err, const char *what, const char *path) {
     if (err == ENOSPC || err == EDQUOT)
@@ -76,6 +125,14 @@ int org__rename_noreplace(const char *from, const char *to) {
     return org__errno_fail(err, "renaming to", to);
 }
 
+int org__syncfs(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return org__errno_fail(errno, "opening folder", dir);
+    int rc = syncfs(fd) < 0 ? org__errno_fail(errno, "syncing the file system of", dir) : UT_OK;
+    close(fd);
+    return rc;
+}
+
 int org__same_fs(const char *a, const char *b) {
     struct stat sa, sb;
     char *pa = ut_strdup(a), *pb = ut_strdup(b);
@@ -113,14 +170,14 @@ static int write_all(int fd, const char *p, size_t n) {
 }
 
 /* Stream fd_in to fd_out (if >= 0) through the hash; errno or 0. */
-static int pump(int fd_in, int fd_out, char *buf, ut_sha256 *h, uint64_t *size, int *write_err) {
+static int pump(int fd_in, int fd_out, char *buf, hasher *h, uint64_t *size, int *write_err) {
     *size = 0;
     for (;;) {
         ssize_t r = read(fd_in, buf, COPY_CHUNK);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return errno;
         if (r == 0) return 0;
-        ut_sha256_update(h, buf, (size_t)r);
+        hasher_update(h, buf, (size_t)r);
         *size += (uint64_t)r;
         if (fd_out >= 0) {
             int e = write_all(fd_out, buf, (size_t)r);
@@ -132,27 +189,21 @@ static int pump(int fd_in, int fd_out, char *buf, ut_sha256 *h, uint64_t *size, 
     }
 }
 
-static void finish_hex(ut_sha256 *h, char sha[65]) {
-    uint8_t d[32];
-    ut_sha256_final(h, d);
-    ut_hex(d, 32, sha);
-}
-
 int org__hash_file(const char *path, char sha[65], uint64_t *size) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return org__errno_fail(errno, "reading", path);
     char *buf = ut_malloc(COPY_CHUNK);
-    if (!buf) {
+    hasher h;
+    if (!buf || hasher_init(&h)) {
+        ut_free(buf);
         close(fd);
         return ut_fail(UT_ENOMEM, "out of memory hashing %s", path);
     }
-    ut_sha256 h;
-    ut_sha256_init(&h);
     int werr = 0, err = pump(fd, -1, buf, &h, size, &werr);
     ut_free(buf);
     close(fd);
+    hasher_final(&h, err ? NULL : sha);
     if (err) return org__errno_fail(err, "reading", path);
-    finish_hex(&h, sha);
     return UT_OK;
 }
 
@@ -163,7 +214,7 @@ static void copy_meta(int fd_out, const struct stat *st) {
     if (futimens(fd_out, ts) < 0) ut_debug("organize: futimens failed");
 }
 
-int org__copy_hashed(const char *src, const char *tmp, char sha[65], uint64_t *size) {
+int org__copy_hashed(const char *src, const char *tmp, int sync, char sha[65], uint64_t *size) {
     int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0) return org__errno_fail(errno, "reading", src);
     struct stat st;
@@ -178,19 +229,19 @@ int org__copy_hashed(const char *src, const char *tmp, char sha[65], uint64_t *s
         return org__errno_fail(e, "creating", tmp);
     }
     char *buf = ut_malloc(COPY_CHUNK);
-    int werr = 0, err = buf ? 0 : ENOMEM;
-    ut_sha256 h;
-    ut_sha256_init(&h);
+    hasher h;
+    int werr = 0, err = buf ? 0 : ENOMEM, hashing = !err && hasher_init(&h) == UT_OK;
+    if (!err && !hashing) err = ENOMEM;
     if (!err) err = pump(in, out, buf, &h, size, &werr);
     if (!err) copy_meta(out, &st);
-    if (!err && fsync(out) < 0) werr = 1, err = errno;
+    if (!err && sync && fsync(out) < 0) werr = 1, err = errno;
     ut_free(buf);
     close(in);
     if (close(out) < 0 && !err) werr = 1, err = errno;
+    if (hashing) hasher_final(&h, err ? NULL : sha);
     if (err) {
         unlink(tmp); /* roll back the partial copy */
         return org__errno_fail(err, werr ? "writing" : "reading", werr ? tmp : src);
     }
-    finish_hex(&h, sha);
     return UT_OK;
 }

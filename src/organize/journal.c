@@ -115,6 +115,11 @@ int org__jrec(org__journal *j, int sync, int type, const char *fmt, ...) {
     return UT_OK;
 }
 
+int org__journal_sync(org__journal *j) {
+    if (fdatasync(j->fd) < 0) return org__errno_fail(errno, "syncing the journal", j->path);
+    return UT_OK;
+}
+
 /* ---- decoding ------------------------------------------------------------ */
 
 typedef struct {
@@ -435,7 +440,8 @@ int org__journal_parse(const uint8_t *buf, size_t len, org_plan **plan, size_t *
             break;
         }
         if (rc) {
-            rc = ut_fail(UT_EFORMAT, "journal record %zu at offset %zu: malformed or out of order", nrec, at);
+            rc = ut_fail(UT_EFORMAT, "journal record %zu (type %u) at offset %zu: malformed or out of order", nrec,
+                         n ? buf[at + HEAD] : 0u, at);
             break;
         }
         at += HEAD + n;

@@ -99,6 +99,7 @@ int org__journal_create(org__journal *j, const char *state_dir, const org_plan *
 /* Open an existing journal, replay it into *plan, cut a torn tail. */
 int org__journal_open(org__journal *j, const char *state_dir, org_plan **plan);
 void org__journal_close(org__journal *j);
+int org__journal_sync(org__journal *j);
 /* Append one record built by the helpers below; sync = fdatasync after. */
 int org__jrec(org__journal *j, int sync, int type, const char *fmt, ...);
 
@@ -119,7 +120,9 @@ int org__fsync_dir(const char *dir);
 int org__rename_noreplace(const char *from, const char *to);
 /* Copy src to a new file tmp (O_EXCL), hashing on the way; fsync'd, mode and
  * times of src kept. On any failure tmp is removed. */
-int org__copy_hashed(const char *src, const char *tmp, char sha[65], uint64_t *size);
+int org__copy_hashed(const char *src, const char *tmp, int sync, char sha[65], uint64_t *size);
+/* syncfs(2) of the file system holding dir: data and metadata of every file. */
+int org__syncfs(const char *dir);
 int org__hash_file(const char *path, char sha[65], uint64_t *size);
 int org__errno_fail(int err, const char *what, const char *path);
 int org__same_fs(const char *a, const char *b); /* 1 / 0 (by nearest existing ancestor) */

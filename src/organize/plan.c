@@ -117,6 +117,8 @@ static int valid_person(const char *name) {
         if (*c < 0x20 || *c == 0x7f) return ut_fail(UT_EINVAL, "person folder name has a control character");
     if (org_is_shared_folder(name))
         return ut_fail(UT_EINVAL, "person folder name '%s' is reserved for shared photos", name);
+    if (strncmp(name, ".kadr", 5) == 0)
+        return ut_fail(UT_EINVAL, "person folder name '%s' is reserved for kadr's own files", name);
     return UT_OK;
 }
 
@@ -263,7 +265,8 @@ int org_plan_add(org_plan *p, const char *path, const char *const *people, size_
         int rc = valid_person(people[i]);
         if (rc) return rc;
     }
-    if (sha256_hex && strlen(sha256_hex) != 64) return ut_fail(UT_EINVAL, "sha256 must be 64 hex digits");
+    if (sha256_hex && (strlen(sha256_hex) != 64 || strspn(sha256_hex, "0123456789abcdefABCDEF") != 64))
+        return ut_fail(UT_EINVAL, "sha256 must be 64 hex digits");
     org__item it = {0};
     char *norm = NULL;
     if (ut_path_normalize(path, &norm) || norm[0] == '/') {

@@ -45,7 +45,7 @@ static int bring_back(const char *from, const char *to, const char *sha) {
         char *tmp = ut_asprintf("%s.kadr-undo-tmp", to);
         char got[65], back[65];
         uint64_t n, nb;
-        rc = tmp ? org__copy_hashed(from, tmp, got, &n) : UT_ENOMEM;
+        rc = tmp ? org__copy_hashed(from, tmp, 1, got, &n) : UT_ENOMEM;
         if (!rc && strcmp(got, sha) != 0) rc = ut_fail(UT_EIO, "copy %s changed; not restoring from it", from);
         if (!rc) rc = org__rename_noreplace(tmp, to);
         if (!rc) rc = org__hash_file(to, back, &nb);
@@ -160,7 +160,8 @@ static void remove_created(org_plan *p) {
 
 int org__undo_run(org_plan *p, org__journal *j, const org_opts *opts, org_stats *st) {
     int rc = UT_OK, first = UT_OK;
-    if (p->begun && !p->undoing) rc = org__jrec(j, 1, J_UNDO, "");
+    if (!p->begun) return UT_OK; /* killed while writing the plan: nothing was touched */
+    if (!p->undoing) rc = org__jrec(j, 1, J_UNDO, "");
     if (rc) return rc;
     p->undoing = 1;
     for (size_t i = p->nitems; i-- > 0;) {

@@ -182,11 +182,13 @@ TEST(plan_print_and_json) {
 TEST(bad_person_names) {
     org_plan *p = NULL;
     CHECK_EQ_INT(org_plan_create(test_tmpdir(), NULL, &p), UT_OK);
-    const char *bad[] = {"", "a/b", "..", ".", "ОБЩИЕ"};
-    for (int i = 0; i < 5; i++) {
+    const char *bad[] = {"", "a/b", "..", ".", "ОБЩИЕ", ".kadr-sort"};
+    for (int i = 0; i < 6; i++) {
         const char *who[] = {bad[i]};
         CHECK_EQ_INT(org_plan_add(p, "x.jpg", who, 1, NULL), UT_EINVAL);
     }
+    CHECK_EQ_INT(org_plan_add(p, "x.jpg", A, 1, "zz"), UT_EINVAL);
+    CHECK_EQ_INT(org_plan_add(p, "x.jpg", A, 1, "g000000000000000000000000000000000000000000000000000000000000000"), UT_EINVAL);
     CHECK_EQ_INT(org_plan_count(p), 0);
     CHECK_EQ_INT(org_plan_finish(p), UT_OK);
     CHECK_EQ_INT(org_plan_add(p, "x.jpg", A, 1, NULL), UT_ESTATE);

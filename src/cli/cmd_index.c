@@ -93,7 +93,7 @@ static void print_summary(const char *dir, const cat_job *j, const summary *s, d
     if (j->error) printf("  %s\n", j->error);
 }
 
-static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, int json) {
+static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, const job_analyser *an, int json) {
     job_mgr *m = NULL;
     int64_t root = 0, id = 0, photos = 0;
     int state = CAT_JOB_FAILED, token = 0;
@@ -103,7 +103,7 @@ static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, i
     summary s;
     double t0 = ut_now();
     int rc = job_mgr_open(db_path, NULL, &m);
-    if (!rc) rc = job_index_register(m, NULL);
+    if (!rc) rc = job_index_register(m, an);
     if (!rc) rc = job_mgr_start(m); /* requeues jobs of dead processes */
     if (!rc) {
         job_mgr_lock(m);
@@ -134,12 +134,30 @@ static int index_dir(const cli_cmd *cmd, const char *dir, const char *db_path, i
     return rc ? CLI_FAIL : state == CAT_JOB_DONE ? CLI_OK : CLI_FAIL;
 }
 
+/* Metadata always; faces when the models are installed (or say why not). */
+static int open_analyser(const cli_cmd *cmd, int no_faces, char **models, job_photo_analyser **a, job_analyser *hook) {
+    sort_opts o;
+    sort_opts_default(&o);
+    char *home = cli_data_home();
+    *models = home ? ut_asprintf("%s/models", home) : NULL;
+    ut_free(home);
+    if (!*models) return cli_error(cmd, CLI_FAIL, "out of memory");
+    o.models_dir = *models;
+    int rc = job_analyser_open(&o, !no_faces, a, hook);
+    if (rc == UT_ENOENT && !no_faces) {
+        fprintf(stderr, "kadr index: %s; indexing metadata only\n", ut_errmsg());
+        rc = job_analyser_open(&o, 0, a, hook);
+    }
+    return rc ? cli_error(cmd, CLI_FAIL, "%s", ut_errmsg()) : CLI_OK;
+}
+
 static int run(const cli_cmd *cmd, int argc, char **argv) {
     const char *db_opt = NULL;
-    int json = 0, npos;
+    int json = 0, no_faces = 0, npos;
     const cli_opt opts[] = {
         {"db", 0, CLI_STR, &db_opt, "PATH", "catalog database (default $KADR_HOME/kadr.db)"},
         {"json", 0, CLI_FLAG, &json, NULL, "print the summary as JSON on stdout"},
+        {"no-faces", 0, CLI_FLAG, &no_faces, NULL, "record metadata only, no face detection"},
         {0},
     };
     int rc = cli_parse(cmd, opts, argc, argv, &npos);
@@ -149,9 +167,14 @@ static int run(const cli_cmd *cmd, int argc, char **argv) {
     struct stat st;
     if (!realpath(argv[1], real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_error(cmd, CLI_FAIL, "%s is not a readable folder", argv[1]);
-    char *db_path;
+    char *db_path, *models = NULL;
     if (cli_db_path(db_opt, &db_path)) return cli_error(cmd, CLI_FAIL, "%s", ut_errmsg());
-    rc = index_dir(cmd, real, db_path, json);
+    job_photo_analyser *an = NULL;
+    job_analyser hook;
+    rc = open_analyser(cmd, no_faces, &models, &an, &hook);
+    if (!rc) rc = index_dir(cmd, real, db_path, &hook, json);
+    job_analyser_close(an);
+    ut_free(models);
     ut_free(db_path);
     return rc;
 }
@@ -162,7 +185,8 @@ const cli_cmd cli_cmd_index = {
     .summary = "add a folder as a library root and catalogue its photos",
     .description = "Adds DIR as a library root and indexes it as a background job: every file is\n"
                    "checked (size and mtime, then SHA-256), non-images are skipped, new and changed\n"
-                   "photos are recorded in the catalog. Re-running skips unchanged files; an\n"
+                   "photos are recorded in the catalog with their EXIF metadata and, when the models\n"
+                   "are installed, their faces and embeddings. Re-running skips unchanged files; an\n"
                    "interrupted run resumes where it stopped.",
     .run = run,
 };

@@ -40,6 +40,7 @@
 #define KADR_JOBS_H
 
 #include "catalog.h"
+#include "sort.h"
 #include "util.h"
 
 #include <stddef.h>
@@ -215,5 +216,13 @@ typedef struct {
  * upserted, then analysed. Item notes: "new", "changed", "touched",
  * "unchanged", "not-image", "vanished". an may be NULL. */
 int job_index_register(job_mgr *m, const job_analyser *an);
+
+/* The analyser that fills the hook with real work: EXIF metadata from img,
+ * and (with_faces) faces and embeddings from the face engine configured as
+ * for sorting (o's detector, embedder, models_dir). *out must outlive the
+ * jobs that use hook; job_analyser_close frees it. */
+typedef struct job_photo_analyser job_photo_analyser;
+int job_analyser_open(const sort_opts *o, int with_faces, job_photo_analyser **out, job_analyser *hook);
+void job_analyser_close(job_photo_analyser *a);
 
 #endif

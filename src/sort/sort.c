@@ -246,13 +246,20 @@ static int analyse_all(analysis *a, vis_engine *engine) {
     return rc ? rc : a->rc;
 }
 
-int sort_faces_analyse(const sort_opts *o, const char *root, sort_faces *set, sort_progress_fn progress,
-                      void *ctx) {
+int sort_engine_open(const sort_opts *o, vis_engine **out) {
     vis_engine_opts eo = {0};
     model_paths mp = {0};
-    vis_engine *engine = NULL;
+    *out = NULL;
     int rc = resolve_models(o, &eo, &mp);
-    if (!rc) rc = vis_engine_create(&eo, &engine);
+    if (!rc) rc = vis_engine_create(&eo, out);
+    model_paths_free(&mp); /* the engine has loaded the files */
+    return rc;
+}
+
+int sort_faces_analyse(const sort_opts *o, const char *root, sort_faces *set, sort_progress_fn progress,
+                      void *ctx) {
+    vis_engine *engine = NULL;
+    int rc = sort_engine_open(o, &engine);
     if (!rc) {
         analysis a = {.o = o, .root = root, .photos = set, .progress = progress, .progress_ctx = ctx};
         rc = analyse_all(&a, engine);
@@ -260,7 +267,6 @@ int sort_faces_analyse(const sort_opts *o, const char *root, sort_faces *set, so
         set->emb = vis_engine_embedder(engine);
     }
     vis_engine_free(engine);
-    model_paths_free(&mp);
     return rc;
 }
 

@@ -45,6 +45,10 @@ typedef struct {
     double t_scan, t_faces, t_cluster;   /* stage times, seconds */
 } sort_stats;
 
+/* The face engine for o's detector and embedder (installed defaults from
+ * o->models_dir unless files are given). Also used by the index job. */
+int sort_engine_open(const sort_opts *o, vis_engine **out);
+
 /* The stages, shared by sorting and `kadr faces eval`. */
 typedef struct {
     char *rel;        /* path relative to the root */

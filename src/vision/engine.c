@@ -44,7 +44,8 @@ typedef struct {
 } stage;
 
 struct vis_engine {
-    vis_engine_opts opts;
+    vis_engine_opts opts;   /* its paths point at the copies below */
+    char *det_path, *lm_path, *emb_path;
     const vis_det_info *det;
     const vis_emb_info *emb;
     int det_w, det_h;
@@ -121,6 +122,9 @@ void vis_engine_free(vis_engine *e) {
     stage_free(&e->detect);
     stage_free(&e->landmarks);
     stage_free(&e->embed);
+    ut_free(e->det_path);
+    ut_free(e->lm_path);
+    ut_free(e->emb_path);
     ut_free(e);
 }
 
@@ -129,12 +133,21 @@ int vis_engine_create(const vis_engine_opts *opts, vis_engine **out) {
     const vis_det_info *det = vis_det_get(opts->detector);
     const vis_emb_info *emb = vis_emb_find(opts->embedder ? opts->embedder : "arcface");
     if (!det) return ut_fail(UT_EINVAL, "unknown detector");
+    if (!opts->det_path || !opts->emb_path) return ut_fail(UT_EINVAL, "the face engine needs a detector and an embedder file");
     if (!emb) return ut_fail(UT_EINVAL, "unknown embedder conventions '%s'", opts->embedder);
     if (det->nkps == 0 && !opts->lm_path)
         return ut_fail(UT_EINVAL, "detector %s has no keypoints: a landmark model is needed", det->name);
     vis_engine *e = ut_calloc(1, sizeof *e);
     if (!e) return ut_fail(UT_ENOMEM, "out of memory");
     e->opts = *opts;
+    /* Keep the paths: error messages name the files after creation. */
+    e->opts.det_path = e->det_path = opts->det_path ? ut_strdup(opts->det_path) : NULL;
+    e->opts.lm_path = e->lm_path = opts->lm_path ? ut_strdup(opts->lm_path) : NULL;
+    e->opts.emb_path = e->emb_path = opts->emb_path ? ut_strdup(opts->emb_path) : NULL;
+    if ((opts->det_path && !e->det_path) || (opts->lm_path && !e->lm_path) || (opts->emb_path && !e->emb_path)) {
+        vis_engine_free(e);
+        return ut_fail(UT_ENOMEM, "out of memory");
+    }
     e->det = det;
     e->emb = emb;
     if (e->opts.min_score <= 0) e->opts.min_score = 0.5f;

@@ -150,6 +150,7 @@ static int resolve_models(const sort_opts *o, vis_engine_opts *eo, model_paths *
     eo->det_size = o->det_size;
     eo->min_score = o->min_score;
     eo->min_face = o->min_face;
+    eo->quality = o->quality;
     return rc;
 }
 

@@ -22,6 +22,7 @@ typedef struct {
     int det_size;             /* dynamic detectors: input side (640) */
     float min_score;          /* 0.5 */
     float min_face;           /* photo pixels; 0 = any */
+    vis_quality_limits quality; /* blur and pose filters; 0 = off */
     clu_opts cluster;         /* threshold 0 = the embedder's calibrated one */
     float attach_dist;        /* unassigned faces: attach within this distance... (0 = off, <0 = the embedder's) */
     float attach_margin;      /* ...when the next person is this much farther (<0 = the embedder's) */

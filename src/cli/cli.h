@@ -75,12 +75,13 @@ void cli_progress_job(const job_event *ev, void *user);
 void cli_progress_end(cli_progress *p);
 
 /* The face-pipeline options shared by `sort` and `faces eval` (pipeline.c). */
-#define CLI_PIPELINE_NOPTS 17
+#define CLI_PIPELINE_NOPTS 18
 typedef struct {
     sort_opts o;
     const char *algorithm;
     double threshold, min_score, min_face, attach_dist, attach_margin;
     double min_blur, max_yaw, max_roll, max_pitch; /* 0 = filter off */
+    int tiles;
     char *models;
 } cli_pipeline;
 

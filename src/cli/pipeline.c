@@ -28,6 +28,7 @@ int cli_pipeline_opts(cli_pipeline *p, cli_opt *dst) {
         {"min-face", 0, CLI_NUM, &p->min_face, "PX", "ignore faces smaller than this (default: none)"},
         {"embedder", 0, CLI_STR, &p->o.embedder, "NAME|FILE", "mbf512 (default) or an ArcFace-style ONNX file"},
         {"threads", 'j', CLI_INT, &p->o.threads, "N", "photos analysed in parallel (default: all cores)"},
+        {"tiles", 0, CLI_FLAG, &p->tiles, NULL, "also look for small faces in tiles of large photos (slower)"},
         {"min-blur", 0, CLI_NUM, &p->min_blur, "X", "drop blurred faces: Laplacian variance of the aligned face below X"},
         {"max-yaw", 0, CLI_NUM, &p->max_yaw, "X", "drop turned faces: nose off the eye midline by more than X eye distances"},
         {"max-roll", 0, CLI_NUM, &p->max_roll, "DEG", "drop tilted faces: eye line steeper than DEG degrees"},
@@ -49,6 +50,7 @@ int cli_pipeline_finish(const cli_cmd *cmd, cli_pipeline *p) {
     if (p->min_score >= 0) p->o.min_score = (float)p->min_score;
     if (p->min_face >= 0) p->o.min_face = (float)p->min_face;
     if (p->attach_dist >= 0) p->o.attach_dist = (float)p->attach_dist;
+    p->o.tiles = p->tiles;
     p->o.quality.min_blur = (float)p->min_blur;
     p->o.quality.max_yaw = (float)p->max_yaw;
     p->o.quality.max_roll = (float)p->max_roll;

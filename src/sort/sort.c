@@ -151,6 +151,7 @@ static int resolve_models(const sort_opts *o, vis_engine_opts *eo, model_paths *
     eo->min_score = o->min_score;
     eo->min_face = o->min_face;
     eo->quality = o->quality;
+    eo->tiles = o->tiles;
     return rc;
 }
 

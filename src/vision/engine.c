@@ -229,6 +229,19 @@ static int det_tensors(const vis_worker *w, vis_tensor *t, int max) {
     return n;
 }
 
+/* 8-bit pixels (3 channels, in the detector's colour order) of a w x h
+ * region -> the detector's input tensor in its layout, normalised. */
+static void fill_input(const vis_engine *e, const uint8_t *px, int stride, float *in) {
+    int W = e->det_w, H = e->det_h, nchw = e->det->layout == VIS_NCHW;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < 3; c++) {
+                float v = ((float)px[(size_t)y * stride + 3 * x + c] - e->det->mean[c]) / e->det->std[c];
+                if (nchw) in[((size_t)c * H + y) * W + x] = v;
+                else in[((size_t)y * W + x) * 3 + c] = v;
+            }
+}
+
 /* Letterboxed input in the detector's layout; returns the coordinate map. */
 static int det_input(vis_worker *w, img_photo *ph, const float **input, img_map *map, img_tensor *owned) {
     const vis_engine *e = w->e;
@@ -244,11 +257,7 @@ static int det_input(vis_worker *w, img_photo *ph, const float **input, img_map 
     img_pixels px;
     int rc = img_load(ph, &lo, &px);
     if (rc) return rc;
-    for (int y = 0; y < px.height; y++)
-        for (int x = 0; x < px.width; x++)
-            for (int c = 0; c < 3; c++)
-                w->det_in[((size_t)y * px.width + x) * 3 + c] =
-                    ((float)px.pixels[(size_t)y * px.stride + 3 * x + c] - e->det->mean[c]) / e->det->std[c];
+    fill_input(e, px.pixels, px.stride, w->det_in);
     *input = w->det_in;
     *map = px.map;
     img_pixels_free(&px);
@@ -270,22 +279,113 @@ static void face_to_orig(vis_face *f, const img_map *m) {
     }
 }
 
+/* Run the detector on input and decode its faces (model pixels). */
+static int run_detector(vis_worker *w, const float *input, vis_face **faces, size_t *n) {
+    const vis_engine *e = w->e;
+    vis_tensor t[16];
+    int rc = nn_ctx_run(w->det_ctx, &input, w->det_out);
+    int nt = rc ? 0 : det_tensors(w, t, 16);
+    if (nt < 0) rc = nt;
+    if (!rc) rc = vis_decode(e->opts.detector, t, nt, e->det_w, e->det_h, e->opts.min_score, faces, n);
+    return rc;
+}
+
+static int append(vis__faces *all, const vis_face *f, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (vis__faces_push(all, &f[i])) return UT_ENOMEM;
+    return UT_OK;
+}
+
+/* Tiled pass. A face needs about 20 model pixels to be found: 250 pixels of
+ * a 4000-pixel photo seen whole by a 320-pixel detector. Photos this large
+ * are also cut into overlapping tiles seen at TILE_ZOOM times the whole-photo
+ * scale (all tiles in one img_warp call: one shrunk decode), so faces down to
+ * about 100 pixels are found too. Square crops are cut; the detector reads
+ * their top-left det_w x det_h. */
+#define TILE_MIN_SIDE 2000
+#define TILE_ZOOM 2.5
+#define TILE_MAX 16
+/* A tile cuts a face's surroundings away, and the detector is less sure
+ * there: stray boxes on part of a face score 0.5-0.6 where whole small faces
+ * score 0.9 and more. The tiled pass, which only adds what the whole-photo
+ * pass missed, keeps confident faces only. */
+#define TILE_MIN_SCORE 0.75f
+
+static int detect_tiles(vis_worker *w, img_photo *ph, vis__faces *all) {
+    const vis_engine *e = w->e;
+    int W = img_width(ph), H = img_height(ph), side = e->det_w > e->det_h ? e->det_w : e->det_h;
+    double st = fmin(1.0, TILE_ZOOM * fmin((double)e->det_w / W, (double)e->det_h / H));
+    double tw = e->det_w / st, th = e->det_h / st; /* a tile, in photo pixels */
+    int nx = W > tw ? (int)ceil((W - tw) / (0.75 * tw)) + 1 : 1;
+    int ny = H > th ? (int)ceil((H - th) / (0.75 * th)) + 1 : 1;
+    if (nx * ny > TILE_MAX) return UT_OK; /* a panorama: the whole-photo pass must do */
+    int n = nx * ny;
+    ut_debug("tiled pass: %d x %d tiles of %.0f x %.0f photo pixels at scale %.3f", nx, ny, tw, th, st);
+    double (*M)[6] = ut_malloc((size_t)n * sizeof *M);
+    uint8_t *pix = ut_malloc((size_t)n * side * side * 3);
+    uint8_t **outs = ut_malloc((size_t)n * sizeof *outs);
+    int rc = M && pix && outs ? UT_OK : ut_fail(UT_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < n; i++) {
+        double x0 = nx > 1 ? (W - tw) * (i % nx) / (nx - 1) : 0, y0 = ny > 1 ? (H - th) * (i / nx) / (ny - 1) : 0;
+        double m[6] = {st, 0, -st * x0, 0, st, -st * y0};
+        memcpy(M[i], m, sizeof m);
+        outs[i] = pix + (size_t)i * side * side * 3;
+    }
+    int order = e->det->colour == VIS_BGR ? IMG_BGR : IMG_RGB;
+    if (!rc) rc = img_warp(ph, (const double (*)[6])M, n, side, order, outs);
+    for (int i = 0; !rc && i < n; i++) {
+        fill_input(e, outs[i], side * 3, w->det_in);
+        vis_face *f = NULL;
+        size_t k = 0;
+        rc = run_detector(w, w->det_in, &f, &k);
+        size_t kept = 0;
+        for (size_t j = 0; j < k; j++)
+            if (f[j].score >= TILE_MIN_SCORE) f[kept++] = f[j];
+        k = kept;
+        for (size_t j = 0; !rc && j < k; j++) { /* model -> photo pixels: x = (mx - M[2]) / st */
+            f[j].x1 = (float)((f[j].x1 - M[i][2]) / st);
+            f[j].x2 = (float)((f[j].x2 - M[i][2]) / st);
+            f[j].y1 = (float)((f[j].y1 - M[i][5]) / st);
+            f[j].y2 = (float)((f[j].y2 - M[i][5]) / st);
+            for (int p = 0; p < f[j].nkps; p++) {
+                f[j].kps[p][0] = (float)((f[j].kps[p][0] - M[i][2]) / st);
+                f[j].kps[p][1] = (float)((f[j].kps[p][1] - M[i][5]) / st);
+            }
+        }
+        if (!rc) rc = append(all, f, k);
+        ut_free(f);
+    }
+    ut_free(M);
+    ut_free(pix);
+    ut_free(outs);
+    return rc;
+}
+
 static int detect(vis_worker *w, img_photo *ph, vis_face **faces, size_t *n) {
     const vis_engine *e = w->e;
     img_tensor owned = {0};
     const float *input;
     img_map map;
+    vis__faces all = {0};
+    vis_face *f = NULL;
+    size_t k = 0;
     int rc = det_input(w, ph, &input, &map, &owned);
-    if (!rc) rc = nn_ctx_run(w->det_ctx, &input, w->det_out);
+    if (!rc) rc = run_detector(w, input, &f, &k);
     img_tensor_free(&owned);
-    vis_tensor t[16];
-    int nt = rc ? 0 : det_tensors(w, t, 16);
-    if (nt < 0) rc = nt;
-    if (!rc) rc = vis_decode(e->opts.detector, t, nt, e->det_w, e->det_h, e->opts.min_score, faces, n);
-    if (rc) return rc;
-    *n = vis_nms(*faces, *n, e->opts.nms_iou);
-    *n = vis_drop_contained(*faces, *n, 0.8f);
-    for (size_t i = 0; i < *n; i++) face_to_orig(&(*faces)[i], &map);
+    for (size_t i = 0; !rc && i < k; i++) face_to_orig(&f[i], &map);
+    if (!rc) rc = append(&all, f, k);
+    ut_free(f);
+    int W = img_width(ph), H = img_height(ph);
+    if (!rc && e->opts.tiles && (W > H ? W : H) >= TILE_MIN_SIDE) rc = detect_tiles(w, ph, &all);
+    if (rc) {
+        ut_free(all.v);
+        return rc;
+    }
+    /* Whole-photo and tile faces of one person overlap: keep the best. */
+    all.n = vis_nms(all.v, all.n, e->opts.nms_iou);
+    all.n = vis_drop_contained(all.v, all.n, 0.8f);
+    *faces = all.v;
+    *n = all.n;
     return UT_OK;
 }
 

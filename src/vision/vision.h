@@ -203,6 +203,7 @@ typedef struct {
     float min_score;           /* default 0.5 */
     float nms_iou;             /* default 0.4 */
     float min_face;            /* shorter box side in photo pixels; 0 = any */
+    int tiles;                 /* 1: a tiled pass for small faces in large photos */
     vis_quality_limits quality;
 } vis_engine_opts;
 

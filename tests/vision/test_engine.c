@@ -9,6 +9,7 @@
 #include "vision.h"
 
 #include <dirent.h>
+#include <vips/vips.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #define MODELS KADR_SOURCE_DIR "/build/models-home/models"
 
 static vis_engine *engine;
+static int tiles_on;
 
 static int open_engine(vis_det_kind det) {
     if (!test_exists(MODELS "/fr_feature.onnx")) {
@@ -24,7 +26,8 @@ static int open_engine(vis_det_kind det) {
     }
     img_init(1);
     vis_engine_opts o = {.detector = det, .det_path = det == VIS_DET_RFB320 ? MODELS "/fr_detect.onnx" : MODELS "/blazeface_back.onnx",
-                         .lm_path = MODELS "/fr_landmark.onnx", .emb_path = MODELS "/fr_feature.onnx", .embedder = "mbf512"};
+                         .lm_path = MODELS "/fr_landmark.onnx", .emb_path = MODELS "/fr_feature.onnx", .embedder = "mbf512",
+                         .tiles = tiles_on};
     int rc = vis_engine_create(&o, &engine);
     if (rc) test_fail(__FILE__, __LINE__, "engine: %s", ut_errmsg());
     return rc == UT_OK;
@@ -175,6 +178,59 @@ TEST(truncated_photo_is_an_error) {
     CHECK(strlen(ut_errmsg()) > 0);
     vis_worker_free(w);
     vis_engine_free(engine);
+}
+
+/* Four BBT faces of 112 px on a 3000 x 2000 photo: 12 detector pixels when
+ * the photo is seen whole, too small; the tiled pass finds all four. */
+static const int spots[4][2] = {{400, 300}, {2200, 500}, {900, 1500}, {2500, 1600}};
+
+static int make_small_faces(const char *out) {
+    VipsImage *canvas, *photo;
+    if (vips_black(&canvas, 3000, 2000, "bands", 3, NULL)) return -1;
+    if (vips_linear1(canvas, &photo, 1, 120, "uchar", TRUE, NULL)) return -1;
+    g_object_unref(canvas);
+    for (int i = 0; i < 4; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/data/faces/bbt/%s/%s1.png", test_shared(), people[i], people[i]);
+        VipsImage *face = vips_image_new_from_file(path, NULL), *rgb, *small, *next;
+        if (!face || vips_colourspace(face, &rgb, VIPS_INTERPRETATION_sRGB, NULL)) return -1;
+        if (vips_resize(rgb, &small, 0.75, NULL) || vips_insert(photo, small, &next, spots[i][0], spots[i][1], NULL))
+            return -1;
+        g_object_unref(face);
+        g_object_unref(rgb);
+        g_object_unref(small);
+        g_object_unref(photo);
+        photo = next;
+    }
+    int rc = vips_jpegsave(photo, out, "Q", 92, NULL);
+    g_object_unref(photo);
+    return rc;
+}
+
+TEST(tiled_pass_finds_small_faces) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/small-faces.jpg", test_tmpdir());
+    for (tiles_on = 0; tiles_on <= 1; tiles_on++) {
+        if (!open_engine(VIS_DET_RFB320)) return;
+        if (!test_exists(path)) CHECK_EQ_INT(make_small_faces(path), 0);
+        vis_worker *w;
+        CHECK_EQ_INT(vis_worker_create(engine, 1, &w), UT_OK);
+        vis_photo_faces pf;
+        CHECK_EQ_INT(faces_of(w, path, &pf), UT_OK);
+        fprintf(stderr, "  tiles %s: %zu faces\n", tiles_on ? "on" : "off", pf.n);
+        for (size_t f = 0; f < pf.n; f++) {
+            float cx = (pf.faces[f].face.x1 + pf.faces[f].face.x2) / 2, cy = (pf.faces[f].face.y1 + pf.faces[f].face.y2) / 2;
+            fprintf(stderr, "    face %.0f,%.0f-%.0f,%.0f score %.2f\n", pf.faces[f].face.x1, pf.faces[f].face.y1,
+                    pf.faces[f].face.x2, pf.faces[f].face.y2, pf.faces[f].face.score);
+            int near = 0;
+            for (int i = 0; i < 4; i++) near |= fabsf(cx - (spots[i][0] + 56)) < 30 && fabsf(cy - (spots[i][1] + 56)) < 30;
+            CHECK(near);
+        }
+        CHECK_EQ_INT(pf.n, tiles_on ? 4 : 0);
+        vis_photo_faces_free(&pf);
+        vis_worker_free(w);
+        vis_engine_free(engine);
+    }
 }
 
 TEST(engine_rejects_bad_setup) {

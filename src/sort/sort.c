@@ -96,7 +96,7 @@ int sort_faces_scan(const char *root, sort_faces *out) {
     memset(out, 0, sizeof *out);
     int rc = scan(root, "", out);
     if (rc) sort_faces_free(out);
-    else qsort(out->v, out->n, sizeof *out->v, by_path);
+    else if (out->n) qsort(out->v, out->n, sizeof *out->v, by_path);
     return rc;
 }
 

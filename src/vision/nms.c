@@ -21,6 +21,7 @@ static float iou(const vis_face *a, const vis_face *b) {
 }
 
 size_t vis_nms(vis_face *faces, size_t n, float thr) {
+    if (n < 2) return n; /* also: faces may be NULL when n is 0, which qsort may not get */
     qsort(faces, n, sizeof *faces, by_score_desc);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {

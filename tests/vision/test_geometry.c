@@ -20,6 +20,8 @@ TEST(nms_keeps_best_of_overlaps) {
     CHECK_EQ_INT(n, 4);
     CHECK(f[0].score == 0.95f && f[1].score == 0.9f && f[2].score == 0.8f && f[3].score == 0.7f);
     CHECK_EQ_INT(vis_nms(f, 0, 0.4f), 0);
+    CHECK_EQ_INT(vis_nms(NULL, 0, 0.4f), 0); /* no faces: decoders return NULL */
+    CHECK_EQ_INT(vis_drop_contained(NULL, 0, 0.8f), 0);
 }
 
 /* A stray box on an eye of a close-up (as RFB-320 gives on bbt/amy2.png)

@@ -5,6 +5,7 @@
 // the user leaves the view (to close streams, stop timers).
 import { api } from './api.js';
 import { apply, lang, setLang, t } from './i18n.js';
+import * as files from './views/files.js';
 
 const routes = {};
 let cleanup = null;
@@ -48,6 +49,8 @@ async function pollStatus() {
   }
   el.setAttribute('aria-label', el.title);
 }
+
+register('files', files);
 
 function start() {
   const select = document.getElementById('lang');

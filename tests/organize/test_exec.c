@@ -2,6 +2,7 @@
  * gives back a byte-identical tree, and every odd case (changed photo, torn
  * or corrupt journal, read-only folders, unreadable files, symlinks, a full
  * disk) ends with a clear message and nothing lost. */
+#include "organize.h"
 #include "tree.h"
 
 #include <sys/mount.h>

@@ -3,6 +3,7 @@
  * record flipped (always a clear UT_EFORMAT, never a silently shorter
  * journal). Uses the module's private header: the parser is internal. */
 #include "organize_int.h"
+#include "organize.h"
 #include "tree.h"
 
 static const char *A[] = {"ann"}, *AB[] = {"ann", "ben"};

@@ -10,6 +10,7 @@
  * run (resume) or the original (undo): nothing lost, nothing duplicated, no
  * temp files. KADR_KILL_TRIALS (default 200, 60 under ASan) and KADR_KILL_SEED (default: the
  * clock, printed) control it; bench/organize-soak runs thousands. */
+#include "organize.h"
 #include "tree.h"
 
 #include <signal.h>

@@ -1,5 +1,6 @@
 /* Planning rules: move/copy/leave, общие in any case, clashes, emptied folders,
  * skips with reasons, dry-run text and JSON; planning touches nothing. */
+#include "organize.h"
 #include "tree.h"
 
 #include <jansson.h>

@@ -8,6 +8,7 @@
  * restores the original tree byte for byte. */
 #include "http.h"
 #include "test.h"
+#include "tree.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -75,35 +76,6 @@ static int make_library(const char *lib) {
     return 0;
 }
 
-/* "relative/path sha256" lines of every file under root, sorted. */
-static ut_buf manifest;
-static size_t root_len;
-
-static int add_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    if (flag != FTW_F) return 0;
-    if (strstr(path, "/.kadr-sort")) return 0; /* kadr's own journal */
-    char hex[65];
-    if (ut_sha256_file(path, hex)) return -1;
-    ut_buf_printf(&manifest, "%s %s\n", path + root_len + 1, hex);
-    return 0;
-}
-
-static int cmp_lines(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static char *tree_manifest(const char *root) {
-    ut_buf_reset(&manifest);
-    root_len = strlen(root);
-    if (nftw(root, add_entry, 16, FTW_PHYS)) return NULL;
-    size_t n = 0;
-    char *lines[4096];
-    char *copy = ut_strdup(manifest.data ? manifest.data : "");
-    for (char *save, *l = strtok_r(copy, "\n", &save); l && n < 4096; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
-    qsort(lines, n, sizeof *lines, cmp_lines);
-    ut_buf b = {0};
-    for (size_t i = 0; i < n; i++) ut_buf_printf(&b, "%s\n", lines[i]);
-    ut_free(copy);
-    return ut_buf_steal(&b);
-}
 
 static int sort_cmd(const char *a1, const char *a2) {
     setenv("KADR_HOME", MODELS_HOME, 1);
@@ -145,12 +117,12 @@ TEST(sort_bbt_library_and_undo) {
     char lib[512];
     snprintf(lib, sizeof lib, "%s/lib", test_tmpdir());
     CHECK_EQ_INT(make_library(lib), 0);
-    char *before = tree_manifest(lib);
+    char *before = tree_manifest(lib, ".kadr-sort");
     CHECK(before && strlen(before) > 0);
 
     CHECK_EQ_INT(sort_cmd("--dry-run", lib), 0);
     CHECK(strstr(out, "5 copied into several folders"));
-    char *after_dry = tree_manifest(lib);
+    char *after_dry = tree_manifest(lib, ".kadr-sort");
     CHECK_EQ_STR(after_dry, before);
 
     CHECK_EQ_INT(sort_cmd(lib, NULL), 0);
@@ -198,7 +170,7 @@ TEST(sort_bbt_library_and_undo) {
     CHECK(!in_folder(lib, "amy", "."));
 
     CHECK_EQ_INT(sort_cmd("--undo", lib), 0);
-    char *after_undo = tree_manifest(lib);
+    char *after_undo = tree_manifest(lib, ".kadr-sort");
     CHECK_EQ_STR(after_undo, before);
     char first[600];
     snprintf(first, sizeof first, "%s/person_001", lib);

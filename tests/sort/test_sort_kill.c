@@ -6,6 +6,7 @@
  * printed; KADR_KILL_TRIALS sets the number of trials (default 50). */
 #include "http.h"
 #include "test.h"
+#include "tree.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -23,33 +24,6 @@
 #define MODELS_HOME KADR_SOURCE_DIR "/build/models-home"
 
 static char out[1 << 16], err[1 << 16];
-static ut_buf manifest;
-static size_t root_len;
-
-static int add_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    if (flag != FTW_F || strstr(path, "/.kadr-sort")) return 0;
-    char hex[65];
-    if (ut_sha256_file(path, hex)) return -1;
-    ut_buf_printf(&manifest, "%s %s\n", path + root_len + 1, hex);
-    return 0;
-}
-
-static int cmp_lines(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Sorted "path sha256" lines of every file under root (kadr's journal aside). */
-static char *tree(const char *root) {
-    ut_buf_reset(&manifest);
-    root_len = strlen(root);
-    if (nftw(root, add_entry, 16, FTW_PHYS)) return NULL;
-    char *copy = ut_strdup(manifest.data ? manifest.data : ""), *lines[1024];
-    size_t n = 0;
-    for (char *save, *l = strtok_r(copy, "\n", &save); l && n < 1024; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
-    qsort(lines, n, sizeof *lines, cmp_lines);
-    ut_buf b = {0};
-    for (size_t i = 0; i < n; i++) ut_buf_printf(&b, "%s\n", lines[i]);
-    ut_free(copy);
-    return ut_buf_steal(&b);
-}
 
 static int sh(const char *fmt, const char *a, const char *b) {
     char cmd[4096];
@@ -102,17 +76,17 @@ TEST(kill_sort_then_resume_or_undo) {
     char lib[512];
     snprintf(lib, sizeof lib, "%s/lib", test_tmpdir());
     CHECK_EQ_INT(make_library(lib), 0);
-    char *original = tree(lib);
+    char *original = tree_manifest(lib, ".kadr-sort");
     /* One uninterrupted run gives the expected sorted layout and its length. */
     double t0 = ut_now();
     CHECK_EQ_INT(sort_cmd(NULL, lib), 0);
     double full = ut_now() - t0, fileops = 0;
     const char *fo = strstr(err, "file operations ");
     if (!fo || sscanf(fo, "file operations %lfs", &fileops) != 1 || fileops <= 0) fileops = 0.3 * full;
-    char *sorted = tree(lib);
+    char *sorted = tree_manifest(lib, ".kadr-sort");
     CHECK(strcmp(sorted, original) != 0);
     CHECK_EQ_INT(sort_cmd("--undo", lib), 0);
-    char *back = tree(lib);
+    char *back = tree_manifest(lib, ".kadr-sort");
     CHECK_EQ_STR(back, original);
     free(back);
 
@@ -128,7 +102,7 @@ TEST(kill_sort_then_resume_or_undo) {
          * operations run: the end of the run, after face analysis. */
         double u = (double)rand() / RAND_MAX;
         sort_and_kill(lib, (t % 4) >= 2 ? full - 2 * fileops * u : full * 1.1 * u);
-        char *now = tree(lib);
+        char *now = tree_manifest(lib, ".kadr-sort");
         int journal_exists;
         {
             char j[700];
@@ -142,7 +116,7 @@ TEST(kill_sort_then_resume_or_undo) {
             if (done) CHECK_EQ_INT(sort_cmd("--undo", lib), 0);
         } else if (t % 2 == 0) {
             CHECK_EQ_INT(sort_cmd("--resume", lib), 0);
-            char *after = tree(lib);
+            char *after = tree_manifest(lib, ".kadr-sort");
             if (strcmp(after, sorted) != 0) test_fail(__FILE__, __LINE__, "trial %d: --resume did not reach the sorted layout", t);
             free(after);
             CHECK_EQ_INT(sort_cmd("--undo", lib), 0);
@@ -151,7 +125,7 @@ TEST(kill_sort_then_resume_or_undo) {
             CHECK_EQ_INT(sort_cmd("--undo", lib), 0);
             undone++;
         }
-        char *restored = tree(lib);
+        char *restored = tree_manifest(lib, ".kadr-sort");
         if (strcmp(restored, original) != 0) {
             test_fail(__FILE__, __LINE__, "trial %d (seed %u): original layout not restored", t, seed);
             free(restored);

@@ -1,12 +1,11 @@
-/* tree.h -- helpers for the organize tests: build photo trees, take a
+/* tree.h -- helpers for tests that change photo trees: build them, take a
  * manifest (every path -> SHA-256, folders and symlinks too) to compare
  * layouts byte for byte, and count leftover temp files. Header-only so each
  * test executable stays one file. */
-#ifndef KADR_TEST_ORG_TREE_H
-#define KADR_TEST_ORG_TREE_H
+#ifndef KADR_TEST_TREE_H
+#define KADR_TEST_TREE_H
 
 
-#include "organize.h"
 #include "test.h"
 #include "util.h"
 

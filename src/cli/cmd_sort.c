@@ -43,8 +43,8 @@ static void print_stats(const sort_stats *s) {
 
 static void print_org_stats(const char *what, const org_stats *st) {
     fprintf(stderr, "%s: %zu photos moved, %zu copied into several folders (%zu copies), %zu left in place, "
-                    "%zu folders removed%s\n",
-            what, st->moved, st->copied, st->copies, st->skipped, st->folders_removed, "");
+                    "%zu folders removed\n",
+            what, st->moved, st->copied, st->copies, st->skipped, st->folders_removed);
 }
 
 /* Finish or roll back the earlier run recorded in the state directory

@@ -211,9 +211,11 @@ typedef struct {
 } cat_assignment;
 
 /* Replace the clustering's work, atomically: drop every CAT_SRC_CLUSTER
- * assignment, delete unnamed people left without faces, then apply a[].
- * User assignments and named people are never touched (rows for faces a
- * user assigned are ignored). new_people[k] (optional, caller frees) is
+ * assignment, apply a[], then delete unnamed people left without faces.
+ * An a[i].person_id may name an unnamed person that only the dropped rows
+ * held: that is how a re-clustering keeps people's ids. User assignments
+ * and named people are never touched (rows for faces a user assigned are
+ * ignored). new_people[k] (optional, caller frees) is
  * the person created for cluster k; *nclusters = max cluster + 1. */
 int cat_assign_replace(cat_db *db, const cat_assignment *a, size_t n, int64_t **new_people,
                        int *nclusters);

@@ -425,16 +425,17 @@ int cat_assign_replace(cat_db *db, const cat_assignment *a, size_t n, int64_t **
     if (!made) return oom();
     int64_t now = ut_wall_ms();
     int rc = cat_begin(db), began = rc == UT_OK;
+    /* Unnamed people emptied here are deleted only at the end, so that a[]
+     * may keep a cluster on the person it had before (stable ids). */
     if (!rc) rc = cat__exec(db, "DELETE FROM face_person WHERE source = 1", "");
-    if (!rc) rc = cat__exec(db, "DELETE FROM people WHERE name IS NULL AND NOT EXISTS "
-                                "(SELECT 1 FROM face_person a WHERE a.person_id = people.id)", "");
     for (int c = 0; !rc && c < k; c++) rc = cat_person_create(db, NULL, &made[c]);
     for (size_t i = 0; !rc && i < n; i++) {
         if (a[i].person_id > 0) rc = cat__require(db, "SELECT 1 FROM people WHERE id = ?", a[i].person_id, "person");
         if (!rc) rc = apply_one(db, &a[i], made, now);
         if (rc == UT_EEXIST) rc = ut_fail(UT_ENOENT, "catalog: no face with id %lld", (long long)a[i].face_id);
     }
-    /* Clusters whose every face was user-assigned stay empty: drop them. */
+    /* Unnamed people left without faces: old clusters not kept, and
+     * clusters whose every face was user-assigned. */
     if (!rc) rc = cat__exec(db, "DELETE FROM people WHERE name IS NULL AND NOT EXISTS "
                                 "(SELECT 1 FROM face_person a WHERE a.person_id = people.id)", "");
     if (!rc) rc = cat_commit(db);

@@ -4,6 +4,8 @@
 #define KADR_API_INT_H
 
 #include "api.h"
+#include "catalog.h"
+#include "jobs.h"
 
 #include <civetweb.h>
 #include <jansson.h>
@@ -28,6 +30,8 @@ struct api_server {
     char **roots;        /* normalised absolute paths, as configured */
     int nroots;
     char *data_dir;
+    char *db_path;       /* data_dir/kadr.db, the catalog */
+    job_mgr *jobs;       /* background jobs (sort, apply, undo, index) */
     char *token;
     char *web_dir;
     char *vendor_dir;
@@ -85,6 +89,12 @@ extern const size_t api__nroutes;
 /* Find the route for method+path; fills req->params. Sets *path_known to 1
  * when the path matched some route under another method (405, not 404). */
 const api_route *api__match(const char *method, const char *path, api_req *req, int *path_known);
+
+/* ---- the catalog (db.c) ---------------------------------------------- */
+
+/* This worker thread's catalog connection (opened on first use, closed
+ * when the thread ends). Returns 0, or replies 503 and returns that. */
+int api__db(api_req *req, cat_db **out);
 
 /* ---- replies (reply.c) ------------------------------------------------- */
 

@@ -137,6 +137,7 @@ static void free_server(api_server *srv) {
     ut_free(srv->roots);
     ut_free(srv->host);
     ut_free(srv->data_dir);
+    ut_free(srv->db_path);
     ut_free(srv->token);
     ut_free(srv->web_dir);
     ut_free(srv->vendor_dir);
@@ -167,12 +168,13 @@ static int copy_config(api_server *srv, const api_config *cfg) {
     int oom = 0;
     srv->host = ut_strdup(cfg->host ? cfg->host : "127.0.0.1");
     srv->data_dir = ut_strdup(cfg->data_dir);
+    srv->db_path = ut_asprintf("%s/kadr.db", cfg->data_dir);
     srv->token = dup_or_null(cfg->token, &oom);
     srv->web_dir = dup_or_null(cfg->web_dir ? cfg->web_dir : KADR_WEB_DIR_DEFAULT, &oom);
     srv->vendor_dir = dup_or_null(cfg->vendor_dir ? cfg->vendor_dir : KADR_VENDOR_DIR_DEFAULT, &oom);
     srv->cors_origin = dup_or_null(cfg->cors_origin, &oom);
     srv->roots = ut_calloc((size_t)cfg->nroots + 1, sizeof *srv->roots);
-    if (oom || !srv->host || !srv->data_dir || !srv->roots) return UT_ENOMEM;
+    if (oom || !srv->host || !srv->data_dir || !srv->db_path || !srv->roots) return UT_ENOMEM;
     if (api__hub_create(cfg->event_queue, &srv->hub) || api__metrics_create(&srv->metrics) ||
         api__limiter_create(&srv->limiter) || api__queue_create(&srv->queue))
         return UT_ENOMEM;
